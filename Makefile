@@ -1,0 +1,30 @@
+# Every target works from a fresh clone with only Python and access to the package index.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install quickstart test bench lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+quickstart: install
+	@if [ -f configs/quickstart.yaml ]; then $(BIN)/nnctl train configs/quickstart.yaml; \
+	else echo "quickstart will run: nnctl train configs/quickstart.yaml (arrives with the CLI)"; fi
+
+test: install
+	$(BIN)/ruff check nnctl tests benchmarks scripts
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info
