@@ -31,3 +31,7 @@ class RunError(UserInputError):
 
 class ExperimentFailed(NnctlError):
     """An experiment ran and failed or diverged: exit code 1."""
+
+
+class ModelError(UserInputError):
+    """A model was given settings or inputs it cannot work with (shapes, k, names)."""
