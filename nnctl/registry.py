@@ -16,3 +16,21 @@ class Registry(dict):
     def __missing__(self, name):
         valid = ", ".join(sorted(self))
         raise ConfigError(f"unknown {self.kind} {name!r}; valid: {valid}")
+
+
+def named_options(item, registry):
+    """A config entry `name` or `{name: {options}}` -> (name, options dict), name checked
+    against registry (which raises with the valid names)."""
+    if isinstance(item, str):
+        name, options = item, {}
+    elif isinstance(item, dict) and len(item) == 1:
+        ((name, options),) = item.items()
+        if options is not None and not isinstance(options, dict):
+            raise ConfigError(
+                f"options of {registry.kind} {name!r} must be a mapping, got {options!r}"
+            )
+        options = dict(options or {})
+    else:
+        raise ConfigError(f"a {registry.kind} is a name or {{name: {{options}}}}, got {item!r}")
+    registry[name]
+    return name, options

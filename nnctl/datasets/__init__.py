@@ -1,0 +1,225 @@
+"""From a dataset name in the config to float32 arrays ready for a model.
+
+`load_dataset(data_config, rng)` finds (or downloads) the files, splits them as the course
+does, extracts cached image features if asked, and fits the preprocessing on the training
+split only. It knows nothing about models.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from nnctl.datasets import cifar10, download, embedded, features, mnist, npz, synthetic
+from nnctl.datasets.preprocess import apply_pipeline, fit_pipeline
+from nnctl.datasets.source import RawData, data_root, default_cache_dir
+from nnctl.errors import DatasetError
+
+log = logging.getLogger(__name__)
+
+FILE_DATASETS = {
+    "cifar10": "cifar-10-batches-py/ or cifar-10-python.tar.gz",
+    "mnist": "mnist/",
+    "fashion-mnist": "fashion-mnist/",
+}
+DATASETS = ("cifar10", "mnist", "fashion-mnist", "mnist-mini", "spiral", "blobs", "npz")
+SYNTHETIC_DEFAULTS = {"train": 1000, "val": 200, "test": 200}
+DEFAULT_VAL_FRACTION = 0.1
+
+
+@dataclass
+class Splits:
+    """Everything a model needs from the data.
+
+    X_* are float32, C-contiguous, (N, ...) with the same trailing shape; y_* int64 (N,).
+    image_shape is (H, W, C) of the images before preprocessing, or None for non-image data.
+    preprocess is the list of step names and preprocess_state their fitted arrays, so the same
+    transformation can be applied again at evaluation time.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    image_shape: tuple | None
+    preprocess: list = field(default_factory=list)
+    preprocess_state: list = field(default_factory=list)
+    identity: str = ""
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def input_dim(self):
+        return int(np.prod(self.X_train.shape[1:]))
+
+
+def _get(config, key, default=None):
+    """Config access for dicts and pydantic models alike."""
+    if isinstance(config, dict):
+        value = config.get(key, default)
+    else:
+        value = getattr(config, key, default)
+    return default if value is None else value
+
+
+def is_present(name, root):
+    """Whether a file-based dataset's files are under root (embedded and generated: always)."""
+    if name == "cifar10":
+        return (root / cifar10.FOLDER).is_dir() or (root / cifar10.ARCHIVE).is_file()
+    if name in mnist.FOLDERS:
+        return mnist.find(root, name) is not None
+    return True
+
+
+def missing_message(name, root):
+    return (
+        f"dataset {name} was not found in {root} (looked for {FILE_DATASETS[name]}); "
+        f"fetch it with `nnctl datasets download {name} --data-dir {root}` (or data.download: "
+        "true), or point data.root, --data-dir or $NNCTL_DATA_DIR at a folder that holds it"
+    )
+
+
+def load_raw(data_config, rng, data_dir=None, base_dir=None):
+    """The dataset named in data_config as its source provides it (RawData)."""
+    name = _get(data_config, "dataset")
+    if name not in DATASETS:
+        raise DatasetError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+    if name == "mnist-mini":
+        return embedded.load()
+    if name == "npz":
+        path = _get(data_config, "path")
+        if not path:
+            raise DatasetError(
+                "dataset npz needs data.path: the .npz file with X_train and y_train"
+            )
+        path = Path(path).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        return npz.load(path)
+    if name in synthetic.GENERATORS:
+        split = _get(data_config, "split", {})
+        sizes = {key: _get(split, key, default) for key, default in SYNTHETIC_DEFAULTS.items()}
+        return synthetic.load(
+            name,
+            sizes["train"] + sizes["val"],
+            sizes["test"],
+            rng,
+            classes=_get(data_config, "classes"),
+            dim=_get(data_config, "dim"),
+            noise=_get(data_config, "noise"),
+        )
+    root = data_root(_get(data_config, "root"), data_dir)
+    if not is_present(name, root):
+        if not _get(data_config, "download", False):
+            raise DatasetError(missing_message(name, root))
+        download.download(name, root)
+    return cifar10.load(root) if name == "cifar10" else mnist.load(root, name)
+
+
+def split_sizes(raw, split, val_fraction=None):
+    """(n_train, n_val, n_test) as the course splits: train is the first n_train of the
+    official training set, val the n_val right after it (unless the source has its own
+    validation set), test the first n_test of the official test set."""
+    n_official, n_test_available = len(raw.X_train), len(raw.X_test)
+    n_train, n_val, n_test = (_get(split, key) for key in ("train", "val", "test"))
+    if raw.X_val is not None:
+        n_val_available = len(raw.X_val)
+        n_val = n_val_available if n_val is None else n_val
+        n_train = n_official if n_train is None else n_train
+        if n_val > n_val_available:
+            raise DatasetError(
+                f"split asks for {n_val} validation examples but the dataset has {n_val_available}"
+            )
+    else:
+        if n_val is None:
+            fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
+            n_val = int(round(fraction * n_official))
+            if n_train is not None:  # a given train size keeps what it asked for
+                n_val = max(0, min(n_val, n_official - n_train))
+        n_train = n_official - n_val if n_train is None else n_train
+        if n_train + n_val > n_official:
+            raise DatasetError(
+                f"split asks for train {n_train} + val {n_val} = {n_train + n_val} examples "
+                f"but the training set has {n_official}"
+            )
+    n_test = n_test_available if n_test is None else n_test
+    if n_test > n_test_available:
+        raise DatasetError(
+            f"split asks for {n_test} test examples but the test set has {n_test_available}"
+        )
+    if n_train <= 0:
+        raise DatasetError(f"the training split must hold at least one example, got {n_train}")
+    return n_train, n_val, n_test
+
+
+def load_dataset(
+    data_config, rng=None, data_dir=None, cache_dir=None, base_dir=None, progress=False
+):
+    """Splits for the experiment file's `data:` block (a dict or the validated config).
+
+    Inputs: rng a numpy Generator (synthetic data is drawn from it); data_dir the --data-dir
+    option; cache_dir where extracted features are cached (default ~/.cache/nnctl); base_dir
+    the folder relative paths in the config are read from; progress shows tqdm bars.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    raw = load_raw(data_config, rng, data_dir=data_dir, base_dir=base_dir)
+    n_train, n_val, n_test = split_sizes(
+        raw, _get(data_config, "split", {}), _get(data_config, "val_fraction")
+    )
+    subsample = _get(data_config, "subsample")
+    if subsample is not None:
+        n_train, n_val, n_test = (min(n, subsample) for n in (n_train, n_val, n_test))
+    if raw.X_val is not None:
+        X_val, y_val = raw.X_val[:n_val], raw.y_val[:n_val]
+    else:
+        X_val, y_val = (
+            raw.X_train[n_train : n_train + n_val],
+            raw.y_train[n_train : n_train + n_val],
+        )
+    arrays = {"train": raw.X_train[:n_train], "val": X_val, "test": raw.X_test[:n_test]}
+    labels = {"train": raw.y_train[:n_train], "val": y_val, "test": raw.y_test[:n_test]}
+
+    feature_spec = _get(data_config, "features")
+    if feature_spec:
+        if raw.image_shape is None:
+            raise DatasetError("image features (data.features) need an image dataset")
+        key = features.cache_key(
+            raw.identity, [n_train, n_val, n_test, raw.X_val is not None], feature_spec
+        )
+        arrays = features.cached_extract(
+            arrays, feature_spec, cache_dir or default_cache_dir(), key, progress
+        )
+
+    steps = list(_get(data_config, "preprocess", []))
+    X_train, states = fit_pipeline(steps, arrays["train"])
+    return Splits(
+        X_train=np.ascontiguousarray(X_train),
+        y_train=labels["train"],
+        X_val=np.ascontiguousarray(apply_pipeline(steps, states, arrays["val"])),
+        y_val=labels["val"],
+        X_test=np.ascontiguousarray(apply_pipeline(steps, states, arrays["test"])),
+        y_test=labels["test"],
+        class_names=list(raw.class_names),
+        image_shape=tuple(raw.image_shape) if raw.image_shape and not feature_spec else None,
+        preprocess=steps,
+        preprocess_state=states,
+        identity=raw.identity,
+    )
+
+
+__all__ = [
+    "DATASETS",
+    "RawData",
+    "Splits",
+    "data_root",
+    "download",
+    "is_present",
+    "load_dataset",
+    "load_raw",
+]

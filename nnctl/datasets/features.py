@@ -1,0 +1,180 @@
+"""Image features of the course's features exercise, computed for a whole batch at once.
+
+- hog: histogram of oriented gradients on the grayscale image: central-difference gradients
+  ([-1, 0, 1], zero at the border), unsigned orientations in [0, 180) split into 9 bins,
+  magnitudes summed per cell of 8 x 8 pixels and divided by the cell's pixel count.
+  Output (N, cells_y * cells_x * 9), ordered (cell_y, cell_x, bin).
+- color_histogram: histogram of the hue channel (HSV) of RGB pixels in 0..255 into `bins`
+  equal bins over [0, 1), normalised to the fraction of pixels per bin. Output (N, bins).
+
+Features are computed in chunks with NumPy array operations (no Python loop over images) and
+cached on disk, keyed by the data, the split, the feature spec and FEATURES_VERSION.
+"""
+
+import hashlib
+import json
+import logging
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from nnctl import atomic
+from nnctl.errors import DatasetError
+from nnctl.registry import Registry, named_options
+
+log = logging.getLogger(__name__)
+
+FEATURES_VERSION = 1  # bump whenever a feature's output changes, to invalidate caches
+GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601 luma
+
+
+def _grayscale(images):
+    """(N, H, W, C) -> (N, H, W) float32; C == 1 is taken as it is."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim != 4 or images.shape[3] not in (1, 3):
+        raise DatasetError(
+            f"image features need images (N, H, W, 1 or 3), got shape {images.shape}"
+        )
+    return images[..., 0] if images.shape[3] == 1 else images @ GRAY_WEIGHTS
+
+
+def hog(images, orientations=9, cell_size=8):
+    """HOG features of images (N, H, W, C) -> (N, (H // cell) * (W // cell) * orientations)."""
+    gray = _grayscale(images)
+    N, H, W = gray.shape
+    cells_y, cells_x = H // cell_size, W // cell_size
+    if cells_y == 0 or cells_x == 0:
+        raise DatasetError(
+            f"images of {H}x{W} are smaller than one {cell_size}x{cell_size} HOG cell"
+        )
+    gx = np.zeros_like(gray)
+    gy = np.zeros_like(gray)
+    gx[:, :, 1:-1] = gray[:, :, 2:] - gray[:, :, :-2]
+    gy[:, 1:-1, :] = gray[:, 2:, :] - gray[:, :-2, :]
+    gx = gx[:, : cells_y * cell_size, : cells_x * cell_size]
+    gy = gy[:, : cells_y * cell_size, : cells_x * cell_size]
+    magnitude = np.sqrt(gx * gx + gy * gy)
+    angle = np.rad2deg(np.arctan2(gy, gx)) % 180.0  # unsigned: a gradient and its negation agree
+    bins = np.minimum((angle * (orientations / 180.0)).astype(np.int64), orientations - 1)
+    # Each pixel's (cell, bin) slot in one flat histogram over all images: a single bincount.
+    rows = np.arange(cells_y * cell_size) // cell_size
+    cols = np.arange(cells_x * cell_size) // cell_size
+    cell = rows[:, None] * cells_x + cols[None, :]
+    n_cells = cells_y * cells_x
+    slot = (np.arange(N)[:, None, None] * n_cells + cell) * orientations + bins
+    hist = np.bincount(
+        slot.ravel(), weights=magnitude.ravel(), minlength=N * n_cells * orientations
+    )
+    return (hist / (cell_size * cell_size)).astype(np.float32).reshape(N, n_cells * orientations)
+
+
+def _hue_sixths(images):
+    """Hue of RGB images (N, H, W, 3) as a fraction num / den of a sixth-turn, in float64.
+
+    hue = num / (6 * den) in [0, 1), with grey pixels (max == min) at 0. For integer pixel
+    values num and den are exact integers, so bin edges that fall exactly on a pixel's hue
+    (hue 5/7 with 7 bins, say) are decided exactly rather than by rounding.
+    """
+    rgb = np.asarray(images, dtype=np.float64)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    maxc = rgb.max(axis=-1)
+    delta = maxc - rgb.min(axis=-1)
+    num = np.where(
+        maxc == r,
+        np.where(g >= b, g - b, g - b + 6 * delta),
+        np.where(maxc == g, b - r + 2 * delta, r - g + 4 * delta),
+    )
+    grey = delta == 0
+    return np.where(grey, 0.0, num), np.where(grey, 1.0, delta)
+
+
+def hue(images):
+    """Hue in [0, 1) of RGB images (N, H, W, 3) with values 0..255, float64 (N, H, W)."""
+    num, den = _hue_sixths(images)
+    return num / (6 * den)
+
+
+def color_histogram(images, bins=10):
+    """Normalised hue histograms of RGB images (N, H, W, 3) in 0..255 -> (N, bins)."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[3] != 3:
+        raise DatasetError(
+            f"color_histogram needs RGB images (N, H, W, 3), got shape {images.shape}"
+        )
+    N = len(images)
+    num, den = _hue_sixths(images)
+    index = np.minimum(np.floor(num * bins / (6 * den)).astype(np.int64), bins - 1)
+    slot = np.arange(N)[:, None, None] * bins + index
+    counts = np.bincount(slot.ravel(), minlength=N * bins).reshape(N, bins)
+    return (counts / index[0].size).astype(np.float32)
+
+
+FEATURES = Registry("feature", {"hog": hog, "color_histogram": color_histogram})
+
+
+def normalize_spec(spec):
+    """[hog, {color_histogram: {bins: 10}}] -> [("hog", {}), ("color_histogram", {"bins": 10})]."""
+    return [named_options(item, FEATURES) for item in spec]
+
+
+def extract(images, spec, chunk_size=2000, progress=False):
+    """The features of spec, concatenated in order, for images (N, H, W, C): (N, F) float32."""
+    from tqdm import tqdm
+
+    spec = normalize_spec(spec)
+    N = len(images)
+    parts = []
+    for start in tqdm(range(0, N, chunk_size), desc="features", unit="chunk", disable=not progress):
+        chunk = images[start : start + chunk_size]
+        parts.append(np.concatenate([FEATURES[name](chunk, **opts) for name, opts in spec], axis=1))
+    if not parts:
+        dims = sum(
+            FEATURES[name](np.zeros((1, *images.shape[1:]), np.float32), **o).shape[1]
+            for name, o in spec
+        )
+        return np.zeros((0, dims), dtype=np.float32)
+    return np.ascontiguousarray(np.concatenate(parts))
+
+
+def cache_key(identity, split_desc, spec):
+    """A hash of everything the features depend on."""
+    from nnctl import __version__
+
+    blob = json.dumps(
+        {
+            "data": identity,
+            "split": split_desc,
+            "spec": normalize_spec(spec),
+            "v": FEATURES_VERSION,
+            "nnctl": __version__,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def cached_extract(splits, spec, cache_dir, key, progress=False):
+    """Features for each named image array in splits ({'train': X, ...}), from the cache at
+    cache_dir/features/<key>.npz when it is intact, else computed and cached atomically.
+
+    A cache file that cannot be read or does not match is rebuilt, never trusted.
+    """
+    path = Path(cache_dir) / "features" / f"{key}.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                cached = {name: f[name] for name in splits}
+            if all(len(cached[name]) == len(X) for name, X in splits.items()):
+                log.info("features loaded from cache %s", path)
+                return cached
+            log.warning("feature cache %s does not match the data; rebuilding it", path)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            log.warning("feature cache %s is corrupt; rebuilding it", path)
+    features = {name: extract(X, spec, progress=progress) for name, X in splits.items()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.save_npz(path, features)
+    except OSError as err:  # a read-only cache costs time, not correctness
+        log.warning("could not write the feature cache %s (%s)", path, err)
+    return features
