@@ -20,6 +20,7 @@ quickstart: install
 
 test: install
 	$(BIN)/ruff check nnctl tests benchmarks scripts
+	$(BIN)/ruff format --check --quiet nnctl tests benchmarks scripts
 	$(BIN)/python -m pytest -q
 
 bench: install

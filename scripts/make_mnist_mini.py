@@ -36,7 +36,8 @@ def main():
     X_train, y_train = stratified(raw.X_train, raw.y_train, PER_CLASS["train"], rng)
     X_test, y_test = stratified(raw.X_test, raw.y_test, PER_CLASS["test"], rng)
     np.savez_compressed(OUT, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test)
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1e6:.1f} MB): {len(y_train)} train, {len(y_test)} test")
+    size = OUT.stat().st_size / 1e6
+    print(f"wrote {OUT} ({size:.1f} MB): {len(y_train)} train, {len(y_test)} test")
 
 
 if __name__ == "__main__":
