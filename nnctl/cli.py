@@ -1,11 +1,20 @@
-"""The nnctl command line: parse, delegate, report. No logic a test would need lives here."""
+"""The nnctl command line: parse, delegate, report. No logic a test would need lives here.
 
+Exit codes: 0 success; 1 the experiment failed or diverged; 2 the user's input was wrong;
+130 interrupted (a checkpoint was left to resume from).
+"""
+
+import json
+import logging
 import sys
+from pathlib import Path
 
 import click
 
 from nnctl import __version__
 from nnctl.errors import NnctlError
+
+log = logging.getLogger("nnctl")
 
 
 class _Group(click.Group):
@@ -17,8 +26,24 @@ class _Group(click.Group):
         except NnctlError as err:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            click.echo(f"error: {err}", err=True)
+            lines = str(err).splitlines() or [type(err).__name__]
+            click.echo(f"error: {lines[0]}", err=True)
+            for line in lines[1:]:  # a config error lists every problem, one per line
+                click.echo(f"error: {line}", err=True)
             sys.exit(err.exit_code)
+
+
+def _setup_logging(quiet):
+    """Console logs on stderr for people (records above INFO only when quiet)."""
+    if not any(getattr(h, "_nnctl_console", False) for h in log.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler._nnctl_console = True
+        log.addHandler(handler)
+    for handler in log.handlers:
+        if getattr(handler, "_nnctl_console", False):
+            handler.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.setLevel(logging.INFO)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,3 +53,235 @@ class _Group(click.Group):
 def main(ctx, debug):
     """nnctl: neural-network experiments in NumPy, from a YAML file to a run folder."""
     ctx.obj = {"debug": debug}
+
+
+def _fmt(value, spec=".4f"):
+    return "-" if value is None else format(value, spec)
+
+
+DIR = click.Path(file_okay=False, path_type=Path)
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "--runs-dir", type=DIR, default=Path("runs"), show_default=True, help="Where run folders go."
+)
+@click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
+@click.option("--name", help="The run's name (overrides the config's name).")
+@click.option("--seed", type=int, help="The run's seed (overrides the config's seed).")
+@click.option("--resume", type=DIR, help="Continue an interrupted run folder from its checkpoint.")
+@click.option("--quiet", is_flag=True, help="No progress bars or per-epoch logs.")
+@click.option("--print-config", is_flag=True, help="Print the resolved config and exit.")
+def train(config_file, overrides, runs_dir, data_dir, name, seed, resume, quiet, print_config):
+    """Train the experiment CONFIG_FILE, with optional KEY=VALUE overrides.
+
+    Example: nnctl train configs/cifar10_fc.yaml train.learning_rate=5e-4 model.dropout=0.5
+    """
+    from nnctl.config import load_config, to_yaml
+    from nnctl.experiment import run_experiment
+
+    overrides = list(overrides)
+    if name is not None:
+        overrides.append(f"name={json.dumps(name)}")
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    config = load_config(config_file, overrides)
+    if print_config:
+        click.echo(to_yaml(config), nl=False)
+        return
+    _setup_logging(quiet)
+    from contextlib import nullcontext
+
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    # Log lines go through tqdm so they do not break the progress bar (there is none if quiet).
+    with nullcontext() if quiet else logging_redirect_tqdm(loggers=[log]):
+        result = run_experiment(
+            config,
+            runs_dir,
+            data_dir=data_dir,
+            base_dir=config_file.parent,
+            quiet=quiet,
+            resume=resume,
+        )
+    click.echo(f"run folder: {result.run_dir}")
+    if config.model.type == "knn":
+        click.echo(f"k = {result.extra.get('k')}  val acc {_fmt(result.val_acc)}")
+    else:
+        click.echo(
+            f"train acc {_fmt(result.train_acc)}  val acc {_fmt(result.val_acc)}  "
+            f"best val acc {_fmt(result.best_val_acc)}  "
+            f"({result.epochs} epochs, {result.seconds:.1f}s)"
+        )
+    if result.status == "diverged":
+        click.echo(
+            "error: the run diverged (its loss became NaN or exploded); "
+            "try a smaller learning rate",
+            err=True,
+        )
+        sys.exit(1)
+    if result.status == "interrupted":
+        click.echo(
+            f"interrupted: resume with  nnctl train {config_file} --resume {result.run_dir}",
+            err=True,
+        )
+        sys.exit(130)
+
+
+@main.command(name="eval")
+@click.argument("run_dir", type=DIR)
+@click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True)
+@click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
+def eval_(run_dir, split, data_dir):
+    """Score a saved run's model on the test (or validation) split."""
+    from nnctl.experiment import evaluate_run
+
+    result = evaluate_run(run_dir, split=split, data_dir=data_dir)
+    click.echo(f"{result.run_dir}: {split} accuracy {result.accuracy:.4f}")
+    width = max(len(n) for n in result.class_names)
+    for name, acc in result.per_class.items():
+        count = int(result.confusion[result.class_names.index(name)].sum())
+        click.echo(f"  {name:<{width}}  {_fmt(acc)}  ({count} examples)")
+    for plot in result.plots:
+        click.echo(f"wrote {plot}")
+
+
+@main.command(name="viz-weights")
+@click.argument("run_dir", type=DIR)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="PNG to write.")
+@click.option(
+    "--layer", type=click.IntRange(min=1), default=1, show_default=True, help="Which weight matrix."
+)
+def viz_weights(run_dir, out, layer):
+    """Picture a saved run's learned weights (image tiles, class templates or a heat map)."""
+    from nnctl.experiment import load_run, plot_model_weights
+    from nnctl.models import KNearestNeighbor
+
+    folder, _, model, info, _ = load_run(run_dir)
+    if isinstance(model, KNearestNeighbor):
+        from nnctl.errors import RunError
+
+        raise RunError(f"{folder.path} is a kNN run: it has no learned weights to picture")
+    out = out or folder.plots / ("weights.png" if layer == 1 else f"weights_layer{layer}.png")
+    path = plot_model_weights(
+        model, info.get("image_shape"), info.get("class_names"), info["preprocess"], out, layer
+    )
+    click.echo(f"wrote {path}")
+
+
+@main.command()
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
+@click.option(
+    "--threshold",
+    type=float,
+    default=1e-5,
+    show_default=True,
+    help="Largest relative error allowed.",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Examples in the batch.",
+)
+def gradcheck(config_file, overrides, data_dir, threshold, batch):
+    """Check the configured network's gradients numerically (float64, a tiny batch)."""
+    from nnctl.config import load_config
+    from nnctl.diagnostics import check_config_gradients
+
+    config = load_config(config_file, overrides)
+    rows = check_config_gradients(config, data_dir=data_dir, batch=batch)
+    click.echo(f"{'param':<8} {'shape':<14} {'checked':>7}  {'rel error':>10}  {'abs error':>10}")
+    for row in rows:
+        flag = "ok" if row.ok(threshold) else "FAIL"
+        shape = "x".join(map(str, row.shape))
+        click.echo(
+            f"{row.name:<8} {shape:<14} {row.checked:>7}  "
+            f"{row.rel_error:>10.2e}  {row.abs_error:>10.2e}  {flag}"
+        )
+    failed = [row.name for row in rows if not row.ok(threshold)]
+    if failed:
+        click.echo(
+            f"error: gradients of {', '.join(failed)} differ from the numerical ones", err=True
+        )
+        sys.exit(1)
+    click.echo(f"all {len(rows)} gradients agree (relative error < {threshold:g})")
+
+
+@main.group()
+def datasets():
+    """List the datasets, or download one."""
+
+
+@datasets.command(name="list")
+@click.option("--data-dir", type=DIR, help="Where datasets are looked for.")
+def datasets_list(data_dir):
+    """Each dataset: where it is looked for, whether it is there, its size."""
+    from nnctl.datasets import dataset_table
+
+    for row in dataset_table(data_dir):
+        present = {True: "present", False: "missing", None: "-"}[row["present"]]
+        size = "" if not row["bytes"] else f"{row['bytes'] / 1e6:.1f} MB"
+        click.echo(f"{row['name']:<14} {present:<8} {size:>9}  {row['location']}")
+
+
+@datasets.command(name="download")
+@click.argument("name")
+@click.option(
+    "--data-dir", type=DIR, help="Where to put it (default: $NNCTL_DATA_DIR or ~/.cache/nnctl)."
+)
+def datasets_download(name, data_dir):
+    """Fetch dataset NAME from its canonical source and verify its checksum."""
+    from nnctl.datasets import download
+    from nnctl.datasets.source import data_root
+
+    root = data_root(None, data_dir)
+    for path in download.download(name, root):
+        click.echo(f"ok {path}")
+
+
+@main.command(name="runs")
+@click.option("--runs-dir", type=DIR, default=Path("runs"), show_default=True)
+@click.option(
+    "--sort",
+    type=click.Choice(["time", "val_acc", "test_acc", "name"]),
+    default="time",
+    show_default=True,
+)
+@click.option("--top", type=click.IntRange(min=1), help="Show only the first N.")
+@click.option("--csv", "as_csv", is_flag=True, help="Comma-separated output for scripts.")
+def runs_(runs_dir, sort, top, as_csv):
+    """A table of the runs in a runs folder."""
+    from nnctl.runs import list_runs
+
+    rows = list_runs(runs_dir, sort=sort, top=top)
+    columns = ["run", "status", "model", "best_val_acc", "test_acc", "epochs", "seconds"]
+    if as_csv:
+        import csv
+
+        writer = csv.DictWriter(
+            sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    if not rows:
+        click.echo(f"no runs in {runs_dir}")
+        return
+    width = max(len(r["run"]) for r in rows)
+    click.echo(
+        f"{'run':<{width}}  {'status':<11} {'model':<5} "
+        f"{'best val':>8} {'test':>7} {'epochs':>6} {'time':>8}"
+    )
+    for r in rows:
+        seconds = "-" if r["seconds"] is None else f"{r['seconds']:.1f}s"
+        click.echo(
+            f"{r['run']:<{width}}  {r['status'] or '-':<11} {r['model'] or '-':<5} "
+            f"{_fmt(r['best_val_acc']):>8} {_fmt(r['test_acc']):>7} "
+            f"{'-' if r['epochs'] is None else r['epochs']:>6} {seconds:>8}"
+        )

@@ -35,3 +35,9 @@ class ExperimentFailed(NnctlError):
 
 class ModelError(UserInputError):
     """A model was given settings or inputs it cannot work with (shapes, k, names)."""
+
+
+class Interrupted(NnctlError):
+    """The user stopped a run (Ctrl-C / SIGTERM); it left a checkpoint to resume from."""
+
+    exit_code = 130

@@ -2,9 +2,9 @@
 
     python scripts/make_mnist_mini.py ../shared/datasets/mnist
 
-Stratified: the first 1,000 training images of each digit (10,000) and the first 200 test
-images of each digit (2,000), each set shuffled with a fixed seed so that any slice of it
-(such as the validation slice after the training slice) holds every digit.
+Stratified: 1,000 training images of each digit (10,000) and 200 test images of each digit
+(2,000), drawn at random with a fixed seed and shuffled, so that any slice of a set (such as
+the validation slice after the training slice) holds every digit.
 """
 
 import argparse
@@ -19,7 +19,11 @@ OUT = Path(__file__).resolve().parent.parent / "nnctl" / "datasets" / "data" / "
 
 
 def stratified(X, y, per_class, rng):
-    keep = np.concatenate([np.flatnonzero(y == c)[:per_class] for c in range(10)])
+    # Drawn at random from the whole set: the official test set's first half is harder than
+    # its second, so taking the first images would bias the subset.
+    keep = np.concatenate(
+        [rng.choice(np.flatnonzero(y == c), per_class, replace=False) for c in range(10)]
+    )
     keep = keep[rng.permutation(len(keep))]
     return X[keep], y[keep].astype(np.uint8)
 

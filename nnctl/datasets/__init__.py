@@ -77,6 +77,46 @@ def is_present(name, root):
     return True
 
 
+def dataset_table(data_dir=None):
+    """One row per dataset: name, where it is looked for, whether it is there, bytes on disk."""
+    root = data_root(None, data_dir)
+    rows = []
+    for name in DATASETS:
+        if name in FILE_DATASETS:
+            present = is_present(name, root)
+            folder = root / (cifar10.FOLDER if name == "cifar10" else mnist.FOLDERS[name])
+            files = [folder] if folder.is_dir() else []
+            if name == "cifar10" and (root / cifar10.ARCHIVE).is_file():
+                files.append(root / cifar10.ARCHIVE)
+            size = sum(
+                f.stat().st_size
+                for p in files
+                for f in ([p] if p.is_file() else p.rglob("*"))
+                if f.is_file()
+            )
+            rows.append({"name": name, "location": str(folder), "present": present, "bytes": size})
+        elif name == "mnist-mini":
+            rows.append(
+                {
+                    "name": name,
+                    "location": "bundled with nnctl",
+                    "present": True,
+                    "bytes": _bundled_size(),
+                }
+            )
+        else:
+            where = "data.path in the config" if name == "npz" else "generated from the seed"
+            rows.append({"name": name, "location": where, "present": None, "bytes": None})
+    return rows
+
+
+def _bundled_size():
+    try:
+        return embedded.path().stat().st_size
+    except OSError:
+        return None
+
+
 def missing_message(name, root):
     return (
         f"dataset {name} was not found in {root} (looked for {FILE_DATASETS[name]}); "
@@ -159,13 +199,20 @@ def split_sizes(raw, split, val_fraction=None):
 
 
 def load_dataset(
-    data_config, rng=None, data_dir=None, cache_dir=None, base_dir=None, progress=False
+    data_config,
+    rng=None,
+    data_dir=None,
+    cache_dir=None,
+    base_dir=None,
+    progress=False,
+    preprocess_state=None,
 ):
     """Splits for the experiment file's `data:` block (a dict or the validated config).
 
     Inputs: rng a numpy Generator (synthetic data is drawn from it); data_dir the --data-dir
     option; cache_dir where extracted features are cached (default ~/.cache/nnctl); base_dir
-    the folder relative paths in the config are read from; progress shows tqdm bars.
+    the folder relative paths in the config are read from; progress shows tqdm bars;
+    preprocess_state the fitted states of a saved model, applied instead of fitting anew.
     """
     rng = np.random.default_rng(0) if rng is None else rng
     raw = load_raw(data_config, rng, data_dir=data_dir, base_dir=base_dir)
@@ -197,7 +244,11 @@ def load_dataset(
         )
 
     steps = list(_get(data_config, "preprocess", []))
-    X_train, states = fit_pipeline(steps, arrays["train"])
+    if preprocess_state is None:
+        X_train, states = fit_pipeline(steps, arrays["train"])
+    else:
+        states = preprocess_state
+        X_train = apply_pipeline(steps, states, arrays["train"])
     return Splits(
         X_train=np.ascontiguousarray(X_train),
         y_train=labels["train"],

@@ -40,7 +40,7 @@ def _apply_scale(X, state):
 
 
 def _apply_flatten(X, state):
-    return X.reshape(len(X), -1)
+    return X.reshape(len(X), int(np.prod(X.shape[1:])))
 
 
 def _apply_channels_first(X, state):

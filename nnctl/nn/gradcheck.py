@@ -57,3 +57,25 @@ def rel_error(x, y):
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def grad_check_sparse(f, x, num_checks=10, h=1e-5, rng=None):
+    """Centred differences of a scalar f at num_checks random entries of x (for parameters
+    too large to check every entry). x is perturbed in place and restored.
+
+    Returns (indices, numeric): a tuple of index arrays usable as x[indices], and the
+    numerical partial derivatives there.
+    """
+    rng = np.random.default_rng(rng)
+    indices = tuple(rng.integers(n, size=num_checks) for n in x.shape)
+    numeric = np.zeros(num_checks)
+    for i in range(num_checks):
+        ix = tuple(int(axis[i]) for axis in indices)
+        old = x[ix]
+        x[ix] = old + h
+        fxph = f(x)
+        x[ix] = old - h
+        fxmh = f(x)
+        x[ix] = old
+        numeric[i] = (fxph - fxmh) / (2 * h)
+    return indices, numeric

@@ -1,0 +1,396 @@
+"""Minibatch training with the course's Solver API, plus shuffled epochs, early stopping,
+augmentation, a divergence guard, callbacks and exact checkpoints.
+
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
+                    lr_decay=0.95, batch_size=200, num_epochs=10, rng=rng)
+    solver.train()
+
+`data` holds X_train, y_train, X_val, y_val. The model follows the contract of
+nnctl.models: `model.params` and `model.loss(X, y=None)`.
+"""
+
+import copy
+import json
+import logging
+import math
+import time
+
+import numpy as np
+
+from nnctl import atomic
+from nnctl.errors import RunError
+from nnctl.nn.optim import UPDATE_RULES
+
+log = logging.getLogger(__name__)
+
+COMPLETED, DIVERGED, INTERRUPTED, EARLY_STOPPED = (
+    "completed",
+    "diverged",
+    "interrupted",
+    "early_stopping",
+)
+
+
+class Callback:
+    """Receives the Solver's events; every method is optional. The run folder is one."""
+
+    def on_train_start(self, solver):
+        pass
+
+    def on_step(self, solver, loss):
+        pass
+
+    def on_epoch_end(self, solver, record):
+        pass
+
+    def on_train_end(self, solver):
+        pass
+
+
+class Solver:
+    """Trains a model on data with an update rule from nnctl.nn.optim.
+
+    Inputs (keyword-only after data; anything unknown raises TypeError):
+    - update_rule: a name in UPDATE_RULES (sgd, sgd_momentum, rmsprop, adam, adagrad)
+    - optim_config: hyperparameters of the rule (learning_rate, ...), copied per parameter
+    - lr_decay: learning rates are multiplied by it after every epoch
+    - batch_size, num_epochs: each epoch is one shuffled pass over the training set
+    - num_train_samples, num_val_samples: accuracy is measured on that many examples
+      (None: all of them)
+    - print_every: log the loss every this many iterations (when verbose)
+    - verbose: log progress and show a progress bar
+    - rng: numpy Generator (or seed) for shuffling and augmentation
+    - early_stopping: stop after this many epochs without a new best validation accuracy
+    - augment: a function (X_batch, rng) -> X_batch applied to training batches
+    - callbacks: Callback objects that receive events
+    - divergence_factor: stop when the loss exceeds this multiple of the first loss (None: only
+      NaN/inf stop a run)
+
+    After train(): loss_history (one per iteration), train_acc_history and val_acc_history (one
+    per epoch), lr_history, best_val_acc, best_params (restored into the model), status
+    (completed | diverged | interrupted | early_stopping) and, if diverged, diverged_at
+    (the iteration).
+    """
+
+    def __init__(
+        self,
+        model,
+        data,
+        *,
+        update_rule="sgd",
+        optim_config=None,
+        lr_decay=1.0,
+        batch_size=100,
+        num_epochs=10,
+        num_train_samples=1000,
+        num_val_samples=None,
+        print_every=10,
+        verbose=True,
+        rng=None,
+        early_stopping=None,
+        augment=None,
+        callbacks=(),
+        divergence_factor=1e3,
+    ):
+        self.model = model
+        self.X_train, self.y_train = data["X_train"], data["y_train"]
+        self.X_val, self.y_val = data["X_val"], data["y_val"]
+        self.update_rule_name = update_rule
+        self.update_rule = UPDATE_RULES[update_rule]
+        self.optim_config = dict(optim_config or {})
+        self.lr_decay = lr_decay
+        self.batch_size = batch_size
+        self.num_epochs = num_epochs
+        self.num_train_samples = num_train_samples
+        self.num_val_samples = num_val_samples
+        self.print_every = print_every
+        self.verbose = verbose
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.early_stopping = early_stopping
+        self.augment = augment
+        self.callbacks = list(callbacks)
+        self.divergence_factor = divergence_factor
+        if len(self.X_train) == 0:
+            raise RunError("the training split is empty")
+        self._reset()
+
+    def _reset(self):
+        self.epoch = 0  # completed epochs
+        self.iteration = 0  # completed updates
+        self.batch_in_epoch = 0  # updates done in the current, unfinished epoch
+        self.perm = None  # the current epoch's order of training examples
+        self.status = None
+        self.stop_reason = None
+        self.diverged_at = None
+        self.best_val_acc = -1.0
+        self.best_epoch = 0
+        self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+        self.loss_history = []
+        self.train_acc_history = []
+        self.val_acc_history = []
+        self.lr_history = []
+        self.epoch_seconds = []
+        self.first_loss = None
+        self.optim_configs = {name: dict(self.optim_config) for name in self.model.params}
+        self._stop_requested = False
+
+    @property
+    def iterations_per_epoch(self):
+        return max(1, math.ceil(len(self.X_train) / self.batch_size))
+
+    @property
+    def learning_rate(self):
+        """The current learning rate (the rules' default if none was given)."""
+        config = next(iter(self.optim_configs.values()), {})
+        return float(config.get("learning_rate", 1e-2))
+
+    def request_stop(self):
+        """Finish the current step, then stop with status 'interrupted' (for Ctrl-C)."""
+        self._stop_requested = True
+
+    # -- training ------------------------------------------------------------------------
+
+    def _step(self, idx):
+        """One update on the training examples idx. Returns the loss (float); when the loss
+        is not usable (see _loss_ok) the parameters are left untouched and status is set."""
+        X_batch = self.X_train[idx]
+        if self.augment is not None:
+            X_batch = self.augment(X_batch, self.rng)
+        loss, grads = self.model.loss(X_batch, self.y_train[idx])
+        if self.first_loss is None:
+            self.first_loss = loss
+        if not self._loss_ok(loss):
+            return loss
+        for name, w in self.model.params.items():
+            self.model.params[name], self.optim_configs[name] = self.update_rule(
+                w, grads[name], self.optim_configs[name]
+            )
+        return loss
+
+    def train(self):
+        """Run (or continue, after load_checkpoint) the optimisation. Returns self.status."""
+        from tqdm import tqdm
+
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        n = len(self.X_train)
+        with tqdm(
+            total=self.num_epochs * self.iterations_per_epoch,
+            initial=self.iteration,
+            disable=not self.verbose,
+            unit="it",
+            leave=False,
+        ) as bar:
+            while self.epoch < self.num_epochs and self.status is None:
+                start = time.perf_counter()
+                if self.perm is None:
+                    self.perm = self.rng.permutation(n)
+                while self.batch_in_epoch < self.iterations_per_epoch:
+                    lo = self.batch_in_epoch * self.batch_size
+                    loss = self._step(self.perm[lo : lo + self.batch_size])
+                    if self.status == DIVERGED:
+                        break
+                    self.loss_history.append(loss)
+                    self.iteration += 1
+                    self.batch_in_epoch += 1
+                    bar.update()
+                    if self.verbose and self.iteration % self.print_every == 0:
+                        bar.set_postfix(
+                            loss=f"{loss:.4f}", lr=f"{self.learning_rate:.2e}", val=self._last_val()
+                        )
+                    for cb in self.callbacks:
+                        cb.on_step(self, loss)
+                    if self._stop_requested:
+                        self.status = INTERRUPTED
+                        break
+                if self.status is not None:
+                    break
+                self._end_epoch(time.perf_counter() - start)
+        if self.status is None:
+            self.status = COMPLETED
+        if self.status != INTERRUPTED:
+            self.restore_best()
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        return self.status
+
+    def _loss_ok(self, loss):
+        """False (and status diverged) for a NaN/inf loss or one that exploded far above the
+        first loss."""
+        exploded = self.divergence_factor and loss > self.divergence_factor * max(
+            self.first_loss, 1e-3
+        )
+        if math.isfinite(loss) and not exploded:
+            return True
+        self.status = DIVERGED
+        self.diverged_at = self.iteration + 1
+        log.warning("loss became %s at iteration %d: the run diverged", loss, self.diverged_at)
+        return False
+
+    def _end_epoch(self, seconds):
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        self.perm = None
+        lr = self.learning_rate
+        for config in self.optim_configs.values():
+            config["learning_rate"] = config.get("learning_rate", 1e-2) * self.lr_decay
+        train_acc = self.check_accuracy(
+            self.X_train, self.y_train, self.num_train_samples, batch_size=1000
+        )
+        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples, batch_size=1000)
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        self.lr_history.append(lr)
+        self.epoch_seconds.append(seconds)
+        score = val_acc if not math.isnan(val_acc) else train_acc
+        if score > self.best_val_acc:
+            self.best_val_acc = score
+            self.best_epoch = self.epoch
+            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+        epoch_losses = self.loss_history[-self.iterations_per_epoch :]
+        record = {
+            "epoch": self.epoch,
+            "lr": lr,
+            "train_acc": train_acc,
+            "val_acc": val_acc,
+            "loss": float(np.mean(epoch_losses)),
+            "seconds": seconds,
+        }
+        if self.verbose:
+            log.info(
+                "epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2e  (%.1fs)",
+                self.epoch, self.num_epochs, record["loss"], train_acc, val_acc, lr, seconds,
+            )  # fmt: skip
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, record)
+        if self.early_stopping and self.epoch - self.best_epoch >= self.early_stopping:
+            self.status = EARLY_STOPPED
+            log.info(
+                "no better validation accuracy for %d epochs: stopping early", self.early_stopping
+            )
+
+    def _last_val(self):
+        return f"{self.val_acc_history[-1]:.3f}" if self.val_acc_history else "-"
+
+    def restore_best(self):
+        """Put the best parameters seen so far back into the model."""
+        self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
+
+    def check_accuracy(self, X, y, num_samples=None, batch_size=100):
+        """Fraction of X (N, ...) the model classifies as y, in test mode.
+
+        With num_samples < N, a subsample is scored; it is drawn from a Generator seeded by the
+        iteration count, so it is reproducible and leaves the training randomness untouched.
+        NaN when X is empty.
+        """
+        N = len(X)
+        if N == 0:
+            return float("nan")
+        if num_samples is not None and N > num_samples:
+            idx = np.random.default_rng(self.iteration).choice(N, num_samples, replace=False)
+            X, y = X[idx], y[idx]
+            N = num_samples
+        correct = 0
+        for start in range(0, N, batch_size):
+            scores = self.model.loss(X[start : start + batch_size])
+            correct += int(np.sum(np.argmax(scores, axis=1) == y[start : start + batch_size]))
+        return correct / N
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def state_arrays(self):
+        """Everything needed to continue exactly where training stands, as named arrays."""
+        arrays = {f"param/{k}": v for k, v in self.model.params.items()}
+        arrays.update({f"best/{k}": v for k, v in self.best_params.items()})
+        if hasattr(self.model, "state_arrays"):
+            arrays.update({f"model_state/{k}": v for k, v in self.model.state_arrays().items()})
+        scalars = {}
+        for name, config in self.optim_configs.items():
+            scalars[name] = {}
+            for key, value in config.items():
+                if isinstance(value, np.ndarray):
+                    arrays[f"optim/{name}/{key}"] = value
+                else:
+                    scalars[name][key] = value
+        if self.perm is not None:
+            arrays["perm"] = self.perm
+        for key in (
+            "loss_history",
+            "train_acc_history",
+            "val_acc_history",
+            "lr_history",
+            "epoch_seconds",
+        ):
+            arrays[key] = np.asarray(getattr(self, key), dtype=np.float64)
+        meta = {
+            "epoch": self.epoch,
+            "iteration": self.iteration,
+            "batch_in_epoch": self.batch_in_epoch,
+            "best_val_acc": self.best_val_acc,
+            "best_epoch": self.best_epoch,
+            "first_loss": self.first_loss,
+            "update_rule": self.update_rule_name,
+            "optim_scalars": scalars,
+            "rng": self.rng.bit_generator.state,
+        }
+        model_rng = getattr(self.model, "rng", None)  # draws dropout masks
+        if model_rng is not None:
+            meta["model_rng"] = model_rng.bit_generator.state
+        arrays["meta"] = np.array(json.dumps(meta))
+        return arrays
+
+    def save_checkpoint(self, path):
+        """Write state_arrays() to path atomically (an .npz without pickles)."""
+        atomic.save_npz(path, self.state_arrays())
+
+    def load_checkpoint(self, path):
+        """Restore the state saved by save_checkpoint, so train() continues exactly."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+            meta = json.loads(str(arrays["meta"]))
+        except (OSError, ValueError, KeyError) as err:
+            raise RunError(f"checkpoint {path} cannot be read ({err})") from None
+        if meta["update_rule"] != self.update_rule_name:
+            saved, now = meta["update_rule"], self.update_rule_name
+            raise RunError(f"checkpoint {path} was made with update rule {saved}, not {now}")
+        self._reset()
+        dtype_of = {k: v.dtype for k, v in self.model.params.items()}
+        for prefix, target in (("param/", self.model.params), ("best/", self.best_params)):
+            for name in dtype_of:
+                target[name] = arrays[prefix + name].astype(dtype_of[name])
+        if hasattr(self.model, "load_state_arrays"):
+            self.model.load_state_arrays(
+                {
+                    k.removeprefix("model_state/"): v
+                    for k, v in arrays.items()
+                    if k.startswith("model_state/")
+                }
+            )
+        for name in self.optim_configs:
+            config = copy.deepcopy(meta["optim_scalars"].get(name, {}))
+            for key, value in arrays.items():
+                if key.startswith(f"optim/{name}/"):
+                    config[key.rpartition("/")[2]] = value
+            self.optim_configs[name] = config
+        self.perm = arrays.get("perm")
+        for key in (
+            "loss_history",
+            "train_acc_history",
+            "val_acc_history",
+            "lr_history",
+            "epoch_seconds",
+        ):
+            setattr(self, key, [float(v) for v in arrays[key]])
+        for key in (
+            "epoch",
+            "iteration",
+            "batch_in_epoch",
+            "best_val_acc",
+            "best_epoch",
+            "first_loss",
+        ):
+            setattr(self, key, meta[key])
+        self.rng.bit_generator.state = meta["rng"]
+        if meta.get("model_rng") and getattr(self.model, "rng", None) is not None:
+            self.model.rng.bit_generator.state = meta["model_rng"]

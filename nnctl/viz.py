@@ -1,0 +1,238 @@
+"""Every plot nnctl draws. Each function takes arrays and a path and writes one PNG.
+
+matplotlib is imported inside the functions (Agg backend), so importing nnctl stays fast and
+works without a display.
+"""
+
+import math
+
+import numpy as np
+
+DPI = 100
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    _pyplot().close(fig)
+    return path
+
+
+def smooth(values, window):
+    """Moving average of values over `window` points (shorter at the start)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0 or window <= 1:
+        return values
+    cumsum = np.cumsum(np.insert(values, 0, 0.0))
+    idx = np.arange(1, len(values) + 1)
+    lo = np.maximum(0, idx - window)
+    return (cumsum[idx] - cumsum[lo]) / (idx - lo)
+
+
+def plot_loss(loss_history, path, title="Training loss"):
+    """Per-iteration loss (faint) with a smoothed line on top."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    steps = np.arange(1, len(loss_history) + 1)
+    ax.plot(steps, loss_history, color="tab:blue", alpha=0.3, linewidth=0.8, label="per iteration")
+    window = max(1, len(loss_history) // 50)
+    ax.plot(
+        steps,
+        smooth(loss_history, window),
+        color="tab:blue",
+        linewidth=2,
+        label=f"mean of {window}",
+    )
+    ax.set(title=title, xlabel="iteration", ylabel="loss")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_accuracy(train_acc, val_acc, path, title="Accuracy"):
+    """Training and validation accuracy per epoch."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    epochs = np.arange(1, len(train_acc) + 1)
+    ax.plot(epochs, train_acc, "o-", label="train")
+    if len(val_acc) and not np.all(np.isnan(np.asarray(val_acc, dtype=float))):
+        ax.plot(epochs, val_acc, "s-", label="validation")
+    ax.set(title=title, xlabel="epoch", ylabel="accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def visualize_grid(Xs, ubound=255.0, padding=1):
+    """Tile images Xs (N, H, W, C) into one (G*H + (G-1)*pad, G*W + (G-1)*pad, C) grid with
+    G = ceil(sqrt(N)); each image is rescaled to [0, ubound] on its own (the course's helper)."""
+    N, H, W, C = Xs.shape
+    grid_size = int(math.ceil(math.sqrt(N)))
+    grid = np.zeros(
+        (grid_size * H + padding * (grid_size - 1), grid_size * W + padding * (grid_size - 1), C)
+    )
+    for i in range(N):  # a loop over tiles (at most a few hundred), not over data
+        y, x = divmod(i, grid_size)
+        img = Xs[i]
+        low, high = img.min(), img.max()
+        scaled = ubound * (img - low) / (high - low) if high > low else np.zeros_like(img)
+        y0, x0 = y * (H + padding), x * (W + padding)
+        grid[y0 : y0 + H, x0 : x0 + W] = scaled
+    return grid
+
+
+def rows_as_images(rows, image_shape, channels_first=False):
+    """Flat rows (N, D) as images (N, H, W, C); image_shape is (H, W, C)."""
+    H, W, C = image_shape
+    if channels_first:
+        return rows.reshape(-1, C, H, W).transpose(0, 2, 3, 1)
+    return rows.reshape(-1, H, W, C)
+
+
+def weights_as_images(W, image_shape, channels_first=False):
+    """First-layer weights W (D, M) as M images (M, H, W, C)."""
+    return rows_as_images(W.T, image_shape, channels_first)
+
+
+def _show(ax, image):
+    if image.shape[-1] == 1:
+        ax.imshow(image[..., 0], cmap="gray")
+    else:
+        ax.imshow(image)
+    ax.axis("off")
+
+
+def plot_weight_grid(
+    W, image_shape, path, channels_first=False, max_tiles=400, title="First-layer weights"
+):
+    """Hidden units' input weights as image tiles in a grid (at most max_tiles of them)."""
+    plt = _pyplot()
+    images = weights_as_images(W[:, :max_tiles], image_shape, channels_first)
+    grid = visualize_grid(images).astype(np.uint8)
+    fig, ax = plt.subplots(figsize=(8, 8))
+    _show(ax, grid)
+    ax.set_title(f"{title} ({images.shape[0]} of {W.shape[1]} units)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_class_templates(W, image_shape, class_names, path, channels_first=False):
+    """A linear classifier's weights: one labelled template image per class."""
+    plt = _pyplot()
+    images = weights_as_images(W, image_shape, channels_first)
+    cols = min(5, len(images))
+    rows = math.ceil(len(images) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, (img, ax) in enumerate(zip(images, axes.ravel(), strict=False)):
+        low, high = img.min(), img.max()
+        _show(ax, ((img - low) / (high - low) if high > low else np.zeros_like(img)))
+        ax.set_title(class_names[i] if i < len(class_names) else str(i))
+    fig.suptitle("Class templates (linear classifier weights)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_weight_matrix(W, path, title="Weights"):
+    """A heat map of a weight matrix (inputs down, units across), for non-image inputs."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 6))
+    limit = float(np.abs(W).max()) or 1.0
+    im = ax.imshow(
+        W, aspect="auto", cmap="coolwarm", vmin=-limit, vmax=limit, interpolation="nearest"
+    )
+    fig.colorbar(im, ax=ax)
+    ax.set(title=title, xlabel="unit", ylabel="input")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_weights(W, path, image_shape=None, class_names=None, channels_first=False, linear=False):
+    """The right weight picture: class templates (linear on images), tiles (hidden layer on
+    images) or a heat map (anything else)."""
+    if image_shape is None or W.shape[0] != int(np.prod(image_shape)):
+        return plot_weight_matrix(W, path)
+    if linear:
+        return plot_class_templates(W, image_shape, class_names or [], path, channels_first)
+    return plot_weight_grid(W, image_shape, path, channels_first)
+
+
+def plot_confusion(confusion, class_names, path, title="Confusion matrix"):
+    """Counts and row-normalised rates side by side, with class names on both axes."""
+    plt = _pyplot()
+    confusion = np.asarray(confusion)
+    rows = confusion.sum(axis=1, keepdims=True)
+    rates = np.divide(confusion, rows, out=np.zeros(confusion.shape), where=rows > 0)
+    n = len(class_names)
+    fig, axes = plt.subplots(1, 2, figsize=(7 + 0.5 * n, 4 + 0.25 * n))
+    for ax, values, label, fmt in (
+        (axes[0], confusion, "counts", "d"),
+        (axes[1], rates, "row-normalised", ".2f"),
+    ):
+        im = ax.imshow(values, cmap="Blues")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+        ax.set(title=f"{title} ({label})", xlabel="predicted", ylabel="true")
+        ax.set_xticks(range(n), class_names, rotation=45, ha="right")
+        ax.set_yticks(range(n), class_names)
+        if n <= 20:
+            threshold = values.max() / 2
+            for i in range(n):
+                for j in range(n):
+                    ax.text(j, i, format(values[i, j], fmt), ha="center", va="center", fontsize=7,
+                            color="white" if values[i, j] > threshold else "black")  # fmt: skip
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_knn_cv(cv_results, path, title="kNN cross-validation"):
+    """Accuracy of every fold as points, and the mean with standard-deviation error bars, per k."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ks = sorted(cv_results)
+    for k in ks:
+        ax.scatter([k] * len(cv_results[k]), cv_results[k], color="tab:gray", s=12)
+    means = [np.mean(cv_results[k]) for k in ks]
+    stds = [np.std(cv_results[k]) for k in ks]
+    ax.errorbar(ks, means, yerr=stds, color="tab:blue", marker="o", capsize=3, label="mean ± std")
+    ax.set(title=title, xlabel="k", ylabel="cross-validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_misclassified(images, y_true, y_pred, class_names, path, per_class=5):
+    """For each predicted class, up to per_class test images wrongly given that class."""
+    plt = _pyplot()
+    n = len(class_names)
+    fig, axes = plt.subplots(n, per_class, figsize=(1.4 * per_class + 1.2, 1.4 * n), squeeze=False)
+    for c in range(n):
+        wrong = np.flatnonzero((y_pred == c) & (y_true != c))[:per_class]
+        for j in range(per_class):
+            ax = axes[c, j]
+            ax.axis("off")
+            if j < len(wrong):
+                img = images[wrong[j]]
+                low, high = img.min(), img.max()
+                _show(ax, (img - low) / (high - low) if high > low else np.zeros_like(img))
+                ax.set_title(f"was {class_names[y_true[wrong[j]]]}", fontsize=6)
+        axes[c, 0].text(
+            -0.1, 0.5, class_names[c], transform=axes[c, 0].transAxes, ha="right", va="center"
+        )
+    fig.suptitle("Misclassified test images, by predicted class")
+    fig.tight_layout()
+    return _save(fig, path)
