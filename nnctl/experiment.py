@@ -23,7 +23,7 @@ from nnctl import atomic, viz
 from nnctl.config import ExperimentConfig, to_yaml, validate
 from nnctl.datasets import load_dataset
 from nnctl.datasets.augment import make_augmenter
-from nnctl.datasets.preprocess import states_from_arrays, states_to_arrays
+from nnctl.datasets.preprocess import flatten, states_from_arrays, states_to_arrays
 from nnctl.errors import ExperimentFailed, NnctlError, RunError
 from nnctl.models import KNearestNeighbor, build_model, model_from_arrays, model_to_arrays
 from nnctl.models.knn import best_k
@@ -313,8 +313,7 @@ def _finite(value):
 
 
 def _run_knn(config, splits, folder):
-    X_train = splits.X_train.reshape(len(splits.X_train), -1)
-    X_val = splits.X_val.reshape(len(splits.X_val), -1)
+    X_train, X_val = flatten(splits.X_train), flatten(splits.X_val)
     ks = config.model.k if isinstance(config.model.k, list) else [config.model.k]
     model = KNearestNeighbor(k=ks[0], metric=config.model.metric)
     extra = {}
@@ -438,7 +437,7 @@ def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None):
         raise RunError(
             f"the {split} split of this run's data is empty (see data.split in its config)"
         )
-    X_in = X.reshape(len(X), -1) if isinstance(model, KNearestNeighbor) else X
+    X_in = flatten(X) if isinstance(model, KNearestNeighbor) else X
     pred = model.predict(X_in)
     names = info.get("class_names") or splits.class_names
     C = len(names)
@@ -457,7 +456,7 @@ def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None):
     image_shape = info.get("image_shape")
     if image_shape and X[0].size == int(np.prod(image_shape)):
         channels_first = "channels_first" in info["preprocess"]
-        images = viz.rows_as_images(X.reshape(len(X), -1), image_shape, channels_first)
+        images = viz.rows_as_images(flatten(X), image_shape, channels_first)
         plots.append(
             viz.plot_misclassified(
                 images, y, pred, names, folder.plots / f"misclassified{suffix}.png"

@@ -39,7 +39,8 @@ def _apply_scale(X, state):
     return X * np.float32(1 / 255)
 
 
-def _apply_flatten(X, state):
+def flatten(X, state=None):
+    """(N, d1, ..., dk) -> (N, d1 * ... * dk), also for N = 0."""
     return X.reshape(len(X), int(np.prod(X.shape[1:])))
 
 
@@ -55,7 +56,7 @@ STEPS = Registry(
         "subtract_mean": (_fit_mean, _apply_mean),
         "standardize": (_fit_standardize, _apply_standardize),
         "scale": (_no_state, _apply_scale),
-        "flatten": (_no_state, _apply_flatten),
+        "flatten": (_no_state, flatten),
         "channels_first": (_no_state, _apply_channels_first),
     },
 )

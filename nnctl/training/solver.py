@@ -256,11 +256,11 @@ class Solver:
             "loss": float(np.mean(epoch_losses)),
             "seconds": seconds,
         }
-        if self.verbose:
-            log.info(
-                "epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2e  (%.1fs)",
-                self.epoch, self.num_epochs, record["loss"], train_acc, val_acc, lr, seconds,
-            )  # fmt: skip
+        # Always logged: the console shows it unless quiet, a run's log.txt keeps it anyway.
+        log.info(
+            "epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2e  (%.1fs)",
+            self.epoch, self.num_epochs, record["loss"], train_acc, val_acc, lr, seconds,
+        )  # fmt: skip
         for cb in self.callbacks:
             cb.on_epoch_end(self, record)
         if self.early_stopping and self.epoch - self.best_epoch >= self.early_stopping:
