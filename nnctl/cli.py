@@ -130,6 +130,95 @@ def train(config_file, overrides, runs_dir, data_dir, name, seed, resume, quiet,
         sys.exit(130)
 
 
+@main.command()
+@click.argument("config_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Trials at once (default: the number of cores)."
+)
+@click.option(
+    "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True
+)
+@click.option(
+    "--scheduler", help="Dask scheduler address (default: a LocalCluster on this machine)."
+)
+@click.option(
+    "--resume",
+    type=DIR,
+    is_flag=False,
+    flag_value=Path(""),
+    help="Continue a sweep folder (without a value: this config's newest sweep).",
+)
+@click.option(
+    "--runs-dir", type=DIR, default=Path("runs"), show_default=True, help="Where sweep folders go."
+)
+@click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed trial.")
+@click.option("--dry-run", is_flag=True, help="Print the trials and exit.")
+@click.option("--quiet", is_flag=True, help="No progress bar or logs.")
+def sweep(
+    config_file,
+    overrides,
+    workers,
+    executor,
+    scheduler,
+    resume,
+    runs_dir,
+    data_dir,
+    fail_fast,
+    dry_run,
+    quiet,
+):
+    """Run every trial of CONFIG_FILE's sweep: block (grid or random search), in parallel.
+
+    Example: nnctl sweep configs/cifar10_twolayer.yaml --workers 2
+    """
+    from nnctl.config import load_config
+    from nnctl.training.search import expand
+    from nnctl.training.sweep import find_sweep, run_sweep
+
+    if config_file is None:
+        if not resume or str(resume) in ("", "."):
+            raise click.UsageError("give CONFIG_FILE, or --resume SWEEP_DIR")
+        config_file = Path(resume) / "config.yaml"
+    config = load_config(config_file, overrides)
+    if resume is not None and str(resume) in ("", "."):
+        resume = find_sweep(runs_dir, config.name)
+    if dry_run:
+        trials = expand(config)
+        for trial in trials:
+            params = "  ".join(f"{k}={v}" for k, v in trial.params.items())
+            click.echo(f"{trial.number:>4}  seed={trial.config.seed}  {params}")
+        click.echo(f"{len(trials)} trials")
+        return
+    _setup_logging(quiet)
+    result = run_sweep(
+        config,
+        runs_dir,
+        workers=workers,
+        executor=executor,
+        scheduler=scheduler,
+        resume=resume,
+        fail_fast=fail_fast,
+        data_dir=data_dir,
+        base_dir=config_file.parent,
+        quiet=quiet,
+    )
+    click.echo(f"sweep folder: {result.folder}")
+    click.echo(f"{'rank':>4}  {config.sweep.metric:>16}  {'trials':<10} params")
+    for rank, point in enumerate(result.points[:5], start=1):
+        metric = "-" if point["metric"] is None else f"{point['metric']:.4f} ± {point['std']:.4f}"
+        params = "  ".join(f"{k}={v}" for k, v in point["params"].items())
+        trials = ",".join(map(str, point["trials"]))
+        click.echo(f"{rank:>4}  {metric:>16}  {trials:<10} {params}")
+    failed = sum(row["status"] == "failed" for row in result.rows)
+    if failed:
+        click.echo(f"{failed} of {len(result.rows)} trials failed (see their log.txt)", err=True)
+    if result.best is None:
+        click.echo("error: no trial finished with a result", err=True)
+        sys.exit(1)
+
+
 @main.command(name="eval")
 @click.argument("run_dir", type=DIR)
 @click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True)

@@ -105,7 +105,7 @@ class TrainConfig(_Strict):
 class SweepConfig(_Strict):
     method: Literal["grid", "random"] = "grid"
     trials: PositiveInt | None = None  # random search only
-    metric: Literal["val_acc", "train_acc", "test_acc"] = "val_acc"  # maximised
+    metric: Literal["val_acc", "train_acc"] = "val_acc"  # maximised
     repeats: PositiveInt = 1  # training seeds per point
     params: dict[str, Any] = {}
 
@@ -264,6 +264,18 @@ def _represent_list(dumper, value):
 
 
 _Dumper.add_representer(list, _represent_list)
+
+
+def config_differences(a, b, prefix=""):
+    """The dotted keys whose values differ between two config dicts, each described."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        path = f"{prefix}{key}"
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            out += config_differences(a[key], b[key], path + ".")
+        elif a.get(key) != b.get(key):
+            out.append(f"{path} ({a.get(key)!r} before, {b.get(key)!r} now)")
+    return out
 
 
 def to_yaml(config):

@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 
 from nnctl import atomic, viz
-from nnctl.config import ExperimentConfig, to_yaml, validate
+from nnctl.config import ExperimentConfig, config_differences, to_yaml, validate
 from nnctl.datasets import load_dataset
 from nnctl.datasets.augment import make_augmenter
 from nnctl.datasets.preprocess import flatten, states_from_arrays, states_to_arrays
@@ -174,21 +174,10 @@ def _resumable(resume, config):
         yaml.safe_load(folder.config_path.read_text(encoding="utf-8")),
         source=str(folder.config_path),
     )
-    differences = _differences(saved.model_dump(), config.model_dump())
+    differences = config_differences(saved.model_dump(), config.model_dump())
     if differences:
         raise RunError(f"the config differs from the run being resumed: {', '.join(differences)}")
     return folder
-
-
-def _differences(a, b, prefix=""):
-    out = []
-    for key in sorted(set(a) | set(b)):
-        path = f"{prefix}{key}"
-        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-            out += _differences(a[key], b[key], path + ".")
-        elif a.get(key) != b.get(key):
-            out.append(f"{path} ({a.get(key)!r} in the run, {b.get(key)!r} now)")
-    return out
 
 
 def _fail(folder, err):

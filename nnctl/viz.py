@@ -236,3 +236,88 @@ def plot_misclassified(images, y_true, y_pred, class_names, path, per_class=5):
     fig.suptitle("Misclassified test images, by predicted class")
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _log_spaced(values):
+    """Positive numbers spanning at least a factor of 10: shown on a log axis."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return len(numbers) == len(values) and min(numbers) > 0 and max(numbers) / min(numbers) >= 10
+
+
+def _label(value):
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def plot_sweep_heatmap(keys, params, metrics, path, metric_label="val acc"):
+    """The metric over a grid of two swept parameters, each cell annotated. Axes are the
+    searched values in order (log-spaced values read as evenly spaced, i.e. a log axis)."""
+    plt = _pyplot()
+    kx, ky = keys
+    xs = sorted({p[kx] for p in params})
+    ys = sorted({p[ky] for p in params})
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for p, m in zip(params, metrics, strict=True):
+        grid[ys.index(p[ky]), xs.index(p[kx])] = m
+    fig, ax = plt.subplots(figsize=(1.2 * len(xs) + 3, 0.8 * len(ys) + 2.5))
+    im = ax.imshow(grid, cmap="viridis", origin="lower", aspect="auto")
+    fig.colorbar(im, ax=ax, label=metric_label)
+    ax.set_xticks(range(len(xs)), [_label(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [_label(v) for v in ys])
+    log_x, log_y = _log_spaced(xs), _log_spaced(ys)
+    ax.set_xlabel(kx + (" (log scale)" if log_x else ""))
+    ax.set_ylabel(ky + (" (log scale)" if log_y else ""))
+    finite = grid[np.isfinite(grid)]
+    middle = (finite.min() + finite.max()) / 2 if finite.size else 0
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if np.isfinite(grid[i, j]):
+                color = "black" if grid[i, j] > middle else "white"
+                ax.text(
+                    j, i, f"{grid[i, j]:.3f}", ha="center", va="center", color=color, fontsize=9
+                )
+    ax.set_title(f"{metric_label} over the grid")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_sweep_scatter(keys, params, metrics, path, metric_label="val acc"):
+    """One panel per swept parameter: the metric of every point against its value."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        values = [p[key] for p in params]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if numeric:
+            ax.scatter(values, metrics)
+            if values and _log_spaced(values):
+                ax.set_xscale("log")
+        else:
+            labels = sorted({_label(v) for v in values})
+            ax.scatter([labels.index(_label(v)) for v in values], metrics)
+            ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set(xlabel=key, ylabel=metric_label)
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{metric_label} against each swept parameter")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_top_curves(curves, path):
+    """Train (dashed) and validation (solid) accuracy per epoch of the top trials;
+    curves: list of (label, train_acc list, val_acc list)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, (label, train_acc, val_acc) in enumerate(curves):
+        color = f"C{i}"
+        epochs = np.arange(1, len(train_acc) + 1)
+        ax.plot(epochs, val_acc, "-", color=color, label=f"{label} (val)")
+        ax.plot(epochs, train_acc, "--", color=color, alpha=0.6)
+    ax.set(
+        title="Top trials: validation (solid) and training (dashed) accuracy",
+        xlabel="epoch",
+        ylabel="accuracy",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _save(fig, path)
