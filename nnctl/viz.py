@@ -135,7 +135,7 @@ def plot_class_templates(W, image_shape, class_names, path, channels_first=False
     images = weights_as_images(W, image_shape, channels_first)
     cols = min(5, len(images))
     rows = math.ceil(len(images) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.7 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for i, (img, ax) in enumerate(zip(images, axes.ravel(), strict=False)):

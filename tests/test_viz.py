@@ -62,7 +62,7 @@ def test_smooth():
                 class_names=list("abcdefghij"),
                 linear=True,
             ),
-            (1100, 480),
+            (1100, 540),
         ),
         (lambda p, r: viz.plot_weights(r.standard_normal((20, 7)), p), (800, 600)),
         (

@@ -1,0 +1,28 @@
+"""make bench: every benchmark, or the groups named on the command line.
+
+python -m benchmarks [training] [knn] [features] [startup] [sweep]
+"""
+
+import sys
+
+from benchmarks import harness
+
+GROUPS = ("startup", "training", "knn", "features", "sweep")
+
+
+def main(argv):
+    groups = argv or list(GROUPS)
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        raise SystemExit(f"unknown benchmark group(s) {unknown}; valid: {', '.join(GROUPS)}")
+    info = harness.machine()
+    print("machine: " + "  ".join(f"{k}={v}" for k, v in info.items()), flush=True)
+    for group in groups:
+        module = __import__(f"benchmarks.bench_{group}", fromlist=["run"])
+        print(f"\n== {group}", flush=True)
+        results = module.run()
+        print(f"saved {harness.save(group, results, info)}", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,46 @@
+"""Sweep speed: 8 trials of a 3072-100-10 net for 2 epochs on 5,000 CIFAR-sized examples,
+with 2 workers against 1 worker. Target: >= 1.6x faster with 2 workers on 2 cores."""
+
+import tempfile
+
+from benchmarks.harness import compare
+from nnctl.config import validate
+from nnctl.training.sweep import run_sweep
+
+
+def config(npz):
+    return validate(
+        {
+            "name": "bench",
+            "data": {"dataset": "npz", "path": str(npz), "split": {"train": 5000, "val": 500}},
+            "model": {"hidden_dims": [100], "init": "he"},
+            "train": {"optimizer": "sgd", "learning_rate": 1e-3, "batch_size": 100, "epochs": 2},
+            "sweep": {
+                "params": {
+                    "train.learning_rate": [1e-4, 3e-4, 1e-3, 3e-3],
+                    "model.reg": [0.0, 0.01],
+                }
+            },
+        }
+    )
+
+
+def run():
+    import numpy as np
+
+    tmp = tempfile.mkdtemp(prefix="nnctl-bench-")
+    rng = np.random.default_rng(0)
+    npz = f"{tmp}/data.npz"
+    np.savez(
+        npz,
+        X_train=rng.standard_normal((5500, 3072), dtype=np.float32),
+        y_train=rng.integers(10, size=5500),
+    )
+    cfg = config(npz)
+    result = compare(
+        "sweep: 8 trials, 2 workers vs 1 worker",
+        lambda: run_sweep(cfg, f"{tmp}/two", workers=2, quiet=True),
+        lambda: run_sweep(cfg, f"{tmp}/one", workers=1, quiet=True),
+        "1 worker", repeats=2, warmup=0,
+    )  # fmt: skip
+    return [result]
