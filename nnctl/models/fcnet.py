@@ -3,6 +3,7 @@
 import numpy as np
 
 from nnctl.errors import ModelError
+from nnctl.nn.blas import axpy
 from nnctl.nn.layers import (
     ACTIVATIONS,
     NORMALIZATIONS,
@@ -186,7 +187,7 @@ class FullyConnectedNet:
             for i in range(1, L + 1):
                 W = self.params[f"W{i}"]
                 loss += 0.5 * self.reg * float(np.vdot(W, W))
-                grads[f"W{i}"] += self.reg * W
+                axpy(self.reg, W, grads[f"W{i}"])
         return loss, grads
 
     def predict(self, X, batch_size=1000):
