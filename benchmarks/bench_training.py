@@ -106,15 +106,18 @@ def run():
             )
             flops = train_flops_per_sample([D, *case["hidden"], C]) * N
             result["gflops"] = flops / result["nnctl_s"]["median"] / 1e9
-            result["fraction_of_peak"] = result["gflops"] / peak
-            print(
-                f"{'':<44} nnctl {result['gflops']:.0f} GFLOP/s = {result['fraction_of_peak']:.0%} of the sgemm peak"
-            )
             results.append(result)
         results.append(_evaluation(X, Xt))
-        end_peak = sgemm_peak()
-    print(f"float32 sgemm peak at the end: {end_peak:.0f} GFLOP/s (fractions above use the first)")
-    results.append({"name": "sgemm peak", "gflops": peak, "gflops_at_end": end_peak})
+        # The machine is shared: the best of the peaks measured before and after is the peak.
+        peak = max(peak, sgemm_peak())
+    print(f"float32 sgemm peak (best of before and after): {peak:.0f} GFLOP/s")
+    for result in results:
+        if "gflops" in result:
+            result["fraction_of_peak"] = result["gflops"] / peak
+            print(
+                f"{result['name']:<44} nnctl {result['gflops']:.0f} GFLOP/s = {result['fraction_of_peak']:.0%} of the sgemm peak"
+            )
+    results.append({"name": "sgemm peak", "gflops": peak})
     return results
 
 

@@ -17,7 +17,8 @@ def test_axpy_equals_numpy(dtype, size, rng):
     # A fused multiply-add rounds once where NumPy rounds twice: equal to a few ulps of the
     # operands (not of the result, which can cancel to near zero).
     eps = np.finfo(dtype).eps
-    np.testing.assert_allclose(y, expected, rtol=0, atol=4 * eps * float(np.max(np.abs(x) + np.abs(expected))))
+    scale = float(np.max(np.abs(x) + np.abs(expected)))
+    np.testing.assert_allclose(y, expected, rtol=0, atol=4 * eps * scale)
 
 
 def test_numpys_blas_is_found_on_this_platform():
