@@ -16,14 +16,16 @@ def run():
     from skimage.feature import hog
 
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, size=(N, 32, 32, 3)).astype(np.float32)
+    images = rng.integers(
+        0, 256, size=(N, 32, 32, 3), dtype=np.uint8
+    )  # bytes, as CIFAR-10 stores them
     few = images[:1000]  # the per-image loops are slow: timed on 1,000 images, rated per image
 
     def nnctl_batched(imgs):
         return lambda: extract(imgs, SPEC)
 
     def skimage_hog():
-        gray = few @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        gray = few.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         for g in gray:
             hog(
                 g,

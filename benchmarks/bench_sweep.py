@@ -37,10 +37,18 @@ def run():
         y_train=rng.integers(10, size=5500),
     )
     cfg = config(npz)
-    result = compare(
+    # Each worker's BLAS is pinned to one thread (the sweep's design). The second line
+    # compares with one trial at a time given both cores' BLAS threads instead.
+    one_worker = compare(
         "sweep: 8 trials, 2 workers vs 1 worker",
         lambda: run_sweep(cfg, f"{tmp}/two", workers=2, quiet=True),
         lambda: run_sweep(cfg, f"{tmp}/one", workers=1, quiet=True),
-        "1 worker", repeats=2, warmup=0,
+        "1 worker", repeats=2, warmup=1,
     )  # fmt: skip
-    return [result]
+    threaded = compare(
+        "sweep: 2 workers vs 1 worker with 2 BLAS threads",
+        lambda: run_sweep(cfg, f"{tmp}/two", workers=2, quiet=True),
+        lambda: run_sweep(cfg, f"{tmp}/one2", workers=1, blas_threads=2, quiet=True),
+        "1 worker x 2 threads", repeats=2, warmup=0,
+    )  # fmt: skip
+    return [one_worker, threaded]

@@ -11,6 +11,7 @@ from scipy.ndimage import uniform_filter
 
 
 def hog_feature(image, orientations=9, cell=8):
+    image = image.astype(np.float64)
     gray = image @ np.array([0.299, 0.587, 0.114]) if image.ndim == 3 else image
     gx = np.zeros(gray.shape)
     gy = np.zeros(gray.shape)

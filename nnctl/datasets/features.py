@@ -31,12 +31,16 @@ GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601
 
 def _grayscale(images):
     """(N, H, W, C) -> (N, H, W) float32; C == 1 is taken as it is."""
-    images = np.asarray(images, dtype=np.float32)
+    images = np.asarray(images)
     if images.ndim != 4 or images.shape[3] not in (1, 3):
         raise DatasetError(
             f"image features need images (N, H, W, 1 or 3), got shape {images.shape}"
         )
-    return images[..., 0] if images.shape[3] == 1 else images @ GRAY_WEIGHTS
+    if images.shape[3] == 1:
+        return images[..., 0].astype(np.float32)
+    # One matrix-vector product over all pixels (faster than three strided weighted sums).
+    pixels = images.reshape(-1, 3).astype(np.float32, copy=False)
+    return (pixels @ GRAY_WEIGHTS).reshape(images.shape[:3])
 
 
 def hog(images, orientations=9, cell_size=8):
@@ -54,15 +58,28 @@ def hog(images, orientations=9, cell_size=8):
     gy[:, 1:-1, :] = gray[:, 2:, :] - gray[:, :-2, :]
     gx = gx[:, : cells_y * cell_size, : cells_x * cell_size]
     gy = gy[:, : cells_y * cell_size, : cells_x * cell_size]
-    magnitude = np.sqrt(gx * gx + gy * gy)
-    angle = np.rad2deg(np.arctan2(gy, gx)) % 180.0  # unsigned: a gradient and its negation agree
-    bins = np.minimum((angle * (orientations / 180.0)).astype(np.int64), orientations - 1)
+    magnitude = gx * gx
+    magnitude += gy * gy
+    np.sqrt(magnitude, out=magnitude)
+    # Orientation in units of one bin, unsigned (a gradient and its negation agree): atan2's
+    # (-pi, pi] scaled to (-orientations, orientations], negatives moved up by a half turn.
+    turns = np.arctan2(gy, gx)
+    turns *= orientations / np.pi
+    turns += np.float32(orientations) * (turns < 0)
+    bins = turns.astype(np.intp)
+    # `orientations` itself comes from an angle of exactly 180 degrees (gy = +0), which is 0
+    # degrees, or from a tiny negative angle that rounded up, which belongs in the last bin.
+    edge = bins >= orientations
+    if edge.any():
+        bins[edge] = np.where(gy[edge] == 0, 0, orientations - 1)
     # Each pixel's (cell, bin) slot in one flat histogram over all images: a single bincount.
     rows = np.arange(cells_y * cell_size) // cell_size
     cols = np.arange(cells_x * cell_size) // cell_size
     cell = rows[:, None] * cells_x + cols[None, :]
     n_cells = cells_y * cells_x
-    slot = (np.arange(N)[:, None, None] * n_cells + cell) * orientations + bins
+    slot = bins
+    slot += cell * orientations
+    slot += (np.arange(N) * (n_cells * orientations))[:, None, None]
     hist = np.bincount(
         slot.ravel(), weights=magnitude.ravel(), minlength=N * n_cells * orientations
     )
@@ -70,29 +87,29 @@ def hog(images, orientations=9, cell_size=8):
 
 
 def _hue_sixths(images):
-    """Hue of RGB images (N, H, W, 3) as a fraction num / den of a sixth-turn, in float64.
+    """Hue of RGB images (N, H, W, 3) as a fraction num / den of a sixth-turn.
 
-    hue = num / (6 * den) in [0, 1), with grey pixels (max == min) at 0. For integer pixel
-    values num and den are exact integers, so bin edges that fall exactly on a pixel's hue
-    (hue 5/7 with 7 bins, say) are decided exactly rather than by rounding.
+    hue = num / (6 * den) in [0, 1), with grey pixels (max == min) at 0 (den 1). Pixels that
+    are bytes (uint8, as datasets store them) are computed in int16, exactly; others in
+    float32, where integer values are exact too. Either way a bin edge that falls exactly on
+    a pixel's hue (5/7 with 7 bins, say) is decided exactly rather than by rounding.
     """
-    rgb = np.asarray(images, dtype=np.float64)
+    images = np.asarray(images)
+    rgb = images.astype(np.int16 if images.dtype == np.uint8 else np.float32)
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    maxc = rgb.max(axis=-1)
-    delta = maxc - rgb.min(axis=-1)
-    num = np.where(
-        maxc == r,
-        np.where(g >= b, g - b, g - b + 6 * delta),
-        np.where(maxc == g, b - r + 2 * delta, r - g + 4 * delta),
-    )
-    grey = delta == 0
-    return np.where(grey, 0.0, num), np.where(grey, 1.0, delta)
+    maxc = np.maximum(np.maximum(r, g), b)
+    delta = maxc - np.minimum(np.minimum(r, g), b)
+    # The sector formulas of the HSV hue, red first, then green, then blue.
+    num = np.where(r == maxc, g - b, np.where(g == maxc, b - r + 2 * delta, r - g + 4 * delta))
+    num += np.where(num < 0, 6 * delta, 0).astype(num.dtype)  # red's sector wraps around
+    delta[delta == 0] = 1
+    return num, delta
 
 
 def hue(images):
     """Hue in [0, 1) of RGB images (N, H, W, 3) with values 0..255, float64 (N, H, W)."""
     num, den = _hue_sixths(images)
-    return num / (6 * den)
+    return num.astype(np.float64) / (6 * den.astype(np.float64))
 
 
 def color_histogram(images, bins=10):
@@ -104,10 +121,14 @@ def color_histogram(images, bins=10):
         )
     N = len(images)
     num, den = _hue_sixths(images)
-    index = np.minimum(np.floor(num * bins / (6 * den)).astype(np.int64), bins - 1)
-    slot = np.arange(N)[:, None, None] * bins + index
-    counts = np.bincount(slot.ravel(), minlength=N * bins).reshape(N, bins)
-    return (counts / index[0].size).astype(np.float32)
+    # Exact integers in, a correctly rounded quotient out: an integer quotient stays exact.
+    quotient = num.astype(np.float32)
+    quotient *= bins
+    quotient /= (6 * den).astype(np.float32)
+    index = np.minimum(quotient.astype(np.intp), bins - 1)
+    index += (np.arange(N) * bins)[:, None, None]
+    counts = np.bincount(index.ravel(), minlength=N * bins).reshape(N, bins)
+    return (counts / (index[0].size)).astype(np.float32)
 
 
 FEATURES = Registry("feature", {"hog": hog, "color_histogram": color_histogram})

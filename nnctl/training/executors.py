@@ -23,6 +23,7 @@ class InlineExecutor:
     """Runs jobs one after another in this process."""
 
     workers = 1
+    shares_memory = True  # jobs see this process's memory
 
     def run(self, fn, jobs):
         for job in jobs:
@@ -36,12 +37,16 @@ class InlineExecutor:
 
 
 class LocalExecutor:
-    """A pool of `workers` processes (spawned fresh, so no thread or BLAS state is inherited)."""
+    """A pool of `workers` processes. Where the platform can fork they are forked: a worker
+    then starts at once with NumPy and nnctl already imported (spawning re-imports them,
+    which costs more than a small trial); elsewhere they are spawned."""
 
     def __init__(self, workers):
         self.workers = workers
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.shares_memory = method == "fork"  # forked workers see what was loaded before
         self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers, mp_context=multiprocessing.get_context(method)
         )
 
     def run(self, fn, jobs):
@@ -51,7 +56,7 @@ class LocalExecutor:
             yield futures[future], error if error is not None else future.result()
 
     def shutdown(self, cancel=False):
-        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        self.pool.shutdown(wait=not cancel, cancel_futures=cancel)  # a second call does nothing
 
 
 class DaskExecutor:
@@ -76,6 +81,7 @@ class DaskExecutor:
             address = self.cluster
         self.client = Client(address)
         self.workers = workers
+        self.shares_memory = False  # workers read the data the sweep stores in its folder
 
     def run(self, fn, jobs):
         from dask.distributed import as_completed
@@ -91,7 +97,7 @@ class DaskExecutor:
                 yield futures[future], err
 
     def shutdown(self, cancel=False):
-        self.client.close()
+        self.client.close()  # closing twice is harmless
         if self.cluster is not None:
             self.cluster.close()
 

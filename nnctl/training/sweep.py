@@ -40,6 +40,7 @@ SWEEP_FILE = "sweep.yaml"
 FINISHED = ("completed", "diverged", "failed")
 METRIC_FIELD = {"val_acc": "best_val_acc", "train_acc": "train_acc"}
 SYNTHETIC = ("spiral", "blobs")
+_SHARED = {}  # data locator -> Splits loaded by this process, seen by forked workers too
 
 
 @dataclass
@@ -72,9 +73,9 @@ def _trial_status(path):
 
 
 def run_trial(config_json, path, data_folder, threads):
-    """Run one trial in a worker: BLAS pinned to `threads`, data memory-mapped from
-    data_folder, the run folder at path (continued from its checkpoint if it has one).
-    Returns the trial's status."""
+    """Run one trial in a worker: BLAS pinned to `threads`, the data from memory this process
+    shares with the sweep (inline or forked workers) or memory-mapped from data_folder, the
+    run folder at path (continued from its checkpoint if it has one). Returns the status."""
     from threadpoolctl import threadpool_limits
 
     from nnctl.experiment import run_experiment
@@ -86,11 +87,12 @@ def run_trial(config_json, path, data_folder, threads):
         resume = path
     elif path.exists():
         shutil.rmtree(path)  # an unfinished trial with nothing to continue from: start it over
+    splits = _SHARED.get(data_folder)
+    if splits is None:
+        splits = load_splits(data_folder)
     with threadpool_limits(limits=threads):
         try:
-            result = run_experiment(
-                config, run_dir=path, splits=load_splits(data_folder), quiet=True, resume=resume
-            )
+            result = run_experiment(config, run_dir=path, splits=splits, quiet=True, resume=resume)
         except NnctlError:
             return "failed"  # run_experiment recorded status and traceback in the folder
     return result.status
@@ -109,40 +111,60 @@ def run_sweep(
     cache_dir=None,
     base_dir=None,
     quiet=False,
+    blas_threads=1,
 ):
     """Run (or resume) the sweep of config. Returns SweepResult.
 
-    workers: parallel trials (default: the number of cores); each trial's BLAS gets
-    cores // workers threads. executor: 'local' (process pool) or 'dask' (scheduler address, or
-    a LocalCluster). resume: an existing sweep folder. fail_fast: stop at the first failure.
+    workers: parallel trials (default: the number of cores), each with its BLAS pinned to
+    blas_threads threads (1: N workers on N cores never oversubscribe them; running trials
+    side by side beats threading the small matrix products of one trial). executor: 'local'
+    (process pool) or 'dask' (scheduler address, or a LocalCluster). resume: an existing
+    sweep folder. fail_fast: stop at the first failure.
     """
     from nnctl.experiment import resolve_paths
 
     config = resolve_paths(config, base_dir)
     trials = expand(config)
     workers = workers or cpu_count()
-    if resume is not None:
-        folder = _check_resume(Path(resume), config, trials)
-    else:
-        folder = None
-    stores = _store_data(trials, folder, data_dir, cache_dir, quiet, runs_dir, config)
-    folder = stores.pop("__folder__")
-    pending = [t for t in trials if _trial_status(trial_dir(folder, t)) not in FINISHED]
+    folder = _check_resume(Path(resume), config, trials) if resume is not None else None
+    pending = (
+        trials
+        if folder is None
+        else [t for t in trials if _trial_status(trial_dir(folder, t)) not in FINISHED]
+    )
+    pool = make_executor(executor, min(workers, max(1, len(pending))), scheduler)
+    locators = {}
+    try:
+        # The data loads before a new folder is made, so data that fails leaves nothing behind.
+        datasets = _load_data(trials, folder, pool, data_dir, cache_dir, quiet)
+        folder = folder if folder is not None else _create_folder(runs_dir, config, trials)
+        locators = _share_data(datasets, folder, pool)
+        return _run_pending(
+            folder, trials, pending, config, pool, locators, blas_threads, fail_fast, quiet, workers
+        )
+    finally:
+        pool.shutdown()
+        for locator in locators.values():
+            _SHARED.pop(locator, None)
+
+
+def _run_pending(
+    folder, trials, pending, config, pool, locators, threads, fail_fast, quiet, workers
+):
+    """Run the pending trials on pool, keeping results.csv current; then finish()."""
     log.info(
         "sweep %s: %d trials, %d to run, %d workers", folder, len(trials), len(pending), workers
     )
-    threads = max(1, cpu_count() // workers)
     jobs = [
         (
             json.dumps(t.config.model_dump(mode="json")),
             str(trial_dir(folder, t)),
-            str(stores[data_key(t.config)]),
+            locators[data_key(t.config)],
             threads,
         )
         for t in pending
     ]
     by_path = {str(trial_dir(folder, t)): t for t in trials}
-    pool = make_executor(executor, min(workers, max(1, len(jobs))), scheduler)
     from tqdm import tqdm
 
     bar = tqdm(
@@ -179,7 +201,6 @@ def run_sweep(
         ) from None
     finally:
         bar.close()
-    pool.shutdown()
     return finish(folder, trials, config)
 
 
@@ -201,44 +222,56 @@ def _check_resume(folder, config, trials):
     return folder
 
 
-def _store_data(trials, folder, data_dir, cache_dir, quiet, runs_dir, config):
-    """Load each distinct dataset once (before creating the folder, so bad data leaves
-    nothing behind) and store it under folder/data/<key>.
-
-    Returns {key: path} plus the sweep folder (created if new) under '__folder__'."""
+def _load_data(trials, folder, pool, data_dir, cache_dir, quiet):
+    """Load each distinct dataset of the trials once: {key: Splits}. Skipped for a resumed
+    sweep whose workers read the copy already stored in its folder."""
     from nnctl.experiment import generators
 
-    keys = {}
+    configs = {}
     for trial in trials:
-        keys.setdefault(data_key(trial.config), trial.config)
+        configs.setdefault(data_key(trial.config), trial.config)
     loaded = {}
-    if folder is not None:
-        missing = {k: c for k, c in keys.items() if not is_stored(folder / "data" / k)}
-    else:
-        missing = keys
-    for key, trial_config in missing.items():
-        loaded[key] = load_dataset(
-            trial_config.data,
-            generators(trial_config.seed)[0],
-            data_dir=data_dir,
-            cache_dir=cache_dir,
-            progress=not quiet,
-        )
-    if folder is None:
-        folder = create_run_dir(runs_dir, f"{config.name}-sweep")
-        (folder / "trials").mkdir()
-        listing = [
-            {"number": t.number, "id": t.id, "params": t.params, "seed": t.config.seed}
-            for t in trials
-        ]
-        text = yaml.safe_dump(
-            {"config": config.model_dump(mode="json"), "trials": listing}, sort_keys=False
-        )
-        atomic.write_text(folder / SWEEP_FILE, text)
-        atomic.write_text(folder / "config.yaml", to_yaml(config))
-    for key, splits in loaded.items():
-        save_splits(splits, folder / "data" / key)
-    return {**{key: folder / "data" / key for key in keys}, "__folder__": folder}
+    for key, trial_config in configs.items():
+        stored = folder is not None and is_stored(Path(folder) / "data" / key)
+        if pool.shares_memory or not stored:
+            loaded[key] = load_dataset(
+                trial_config.data,
+                generators(trial_config.seed)[0],
+                data_dir=data_dir,
+                cache_dir=cache_dir,
+                progress=not quiet,
+            )
+    return {key: loaded.get(key) for key in configs}
+
+
+def _share_data(datasets, folder, pool):
+    """Make each dataset reachable by the workers under folder/data/<key>: in this process's
+    memory for workers that share it (inline, or forked), else as .npy files they memory-map.
+    Returns {key: locator}."""
+    locators = {}
+    for key, splits in datasets.items():
+        locator = str(Path(folder) / "data" / key)
+        if splits is not None:
+            if pool.shares_memory:
+                _SHARED[locator] = splits
+            else:
+                save_splits(splits, locator)
+        locators[key] = locator
+    return locators
+
+
+def _create_folder(runs_dir, config, trials):
+    folder = create_run_dir(runs_dir, f"{config.name}-sweep")
+    (folder / "trials").mkdir()
+    listing = [
+        {"number": t.number, "id": t.id, "params": t.params, "seed": t.config.seed} for t in trials
+    ]
+    text = yaml.safe_dump(
+        {"config": config.model_dump(mode="json"), "trials": listing}, sort_keys=False
+    )
+    atomic.write_text(folder / SWEEP_FILE, text)
+    atomic.write_text(folder / "config.yaml", to_yaml(config))
+    return folder
 
 
 def _record_crash(path, error):

@@ -62,15 +62,17 @@ def images(rng):
     return imgs
 
 
-def test_hog_matches_per_image_reference(images):
-    got = features.hog(images)
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])  # uint8: how datasets store pixels
+def test_hog_matches_per_image_reference(images, dtype):
+    got = features.hog(images.astype(dtype))
     assert got.shape == (4, 2 * 3 * 9) and got.dtype == np.float32
     for i, image in enumerate(images):
         np.testing.assert_allclose(got[i], reference_hog(image), rtol=1e-4, atol=1e-3)
 
 
-def test_color_histogram_matches_per_image_reference(images):
-    got = features.color_histogram(images, bins=7)
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8])
+def test_color_histogram_matches_per_image_reference(images, dtype):
+    got = features.color_histogram(images.astype(dtype), bins=7)
     assert got.shape == (4, 7)
     np.testing.assert_allclose(got.sum(axis=1), 1, rtol=1e-6)
     for i, image in enumerate(images):
@@ -91,6 +93,30 @@ def test_extract_concatenates_in_order_and_chunks(images):
     np.testing.assert_array_equal(out[:, :5], features.color_histogram(images, bins=5))
     np.testing.assert_array_equal(out[:, 5:], features.hog(images))
     assert features.extract(images[:0], spec).shape == (0, 5 + 54)
+
+
+def test_orientation_edges():
+    # A gradient pointing straight left (180 degrees) is unsigned 0 degrees: bin 0. One a hair
+    # above it (179.999 degrees, gy slightly positive) belongs in the last bin.
+    image = np.zeros((1, 8, 8, 1), dtype=np.float32)
+    image[0, :, :, 0] = -np.arange(8)  # grey falls to the right: gx = -2 inside
+    assert features.hog(image)[0].argmax() == 0
+    tilted = image.copy()
+    tilted[0, :, :, 0] += 2e-5 * np.arange(8)[:, None]  # gy = +4e-5 inside
+    hist = features.hog(tilted)[0]
+    assert hist.argmax() == 8  # (border rows have gy = 0 exactly: 180 degrees, bin 0)
+    np.testing.assert_allclose(hist, reference_hog_gray(tilted[0, :, :, 0]), rtol=1e-4, atol=1e-6)
+
+
+def reference_hog_gray(gray, cell=8, bins=9):
+    return reference_hog(np.repeat(gray[:, :, None], 3, axis=2), cell, bins)
+
+
+def test_large_bin_counts_do_not_overflow():
+    images = np.full((1, 4, 4, 3), 200, dtype=np.uint8)
+    images[..., 2] = 0  # hue 1/6 (yellow) for every pixel
+    hist = features.color_histogram(images, bins=600)
+    assert hist[0, 100] == 1.0
 
 
 def test_grayscale_images_get_hog_but_no_colour():

@@ -48,15 +48,25 @@ def numbers(rows):
     return [(r["trial"], r["status"], r["best_val_acc"], r["train_acc"], r["epochs"]) for r in rows]
 
 
-def test_parallel_equals_sequential_and_the_folder_is_complete(tmp_path):
+def test_parallel_equals_sequential_and_the_folder_is_complete(tmp_path, monkeypatch):
+    import nnctl.training.sweep as sweep_module
+
+    loads = []
+    real_load = sweep_module.load_dataset
+
+    def counting_load(*args, **kwargs):
+        loads.append(1)
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "load_dataset", counting_load)
     sequential = run_sweep(make_config(), tmp_path / "a", workers=1, quiet=True)
     parallel = run_sweep(make_config(), tmp_path / "b", workers=2, quiet=True)
+    assert len(loads) == 2  # once per sweep, shared by its four trials
     assert numbers(results(sequential.folder)) == numbers(results(parallel.folder))
     folder = parallel.folder
     assert folder.name.endswith("_toy-sweep")
     listing = yaml.safe_load((folder / "sweep.yaml").read_text())
     assert [t["number"] for t in listing["trials"]] == [1, 2, 3, 4]
-    assert len(list((folder / "data").iterdir())) == 1  # the data was loaded once
     for n in range(1, 5):
         assert (
             json.loads((folder / "trials" / f"{n:03d}" / "summary.json").read_text())["status"]
@@ -177,3 +187,5 @@ def test_dask_local_cluster_runs_the_grid(tmp_path):
     local = run_sweep(make_config(), tmp_path / "local", workers=1, quiet=True)
     dask = run_sweep(make_config(), tmp_path / "dask", workers=2, executor="dask", quiet=True)
     assert numbers(results(dask.folder)) == numbers(results(local.folder))
+    # Dask workers share no memory with the sweep: they memory-map the one stored copy.
+    assert len(list((dask.folder / "data").iterdir())) == 1
