@@ -7,6 +7,17 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
+def _centred(f, x, ix, h):
+    """(f(x + h e_ix), f(x - h e_ix)), with x perturbed in place at ix and then restored."""
+    old = x[ix]
+    x[ix] = old + h
+    plus = f(x)
+    x[ix] = old - h
+    minus = f(x)
+    x[ix] = old
+    return plus, minus
+
+
 def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """Numerical gradient of a scalar function f at x: (f(x + h e_i) - f(x - h e_i)) / 2h.
 
@@ -15,19 +26,11 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     Returns an array shaped like x. With verbose, each element is logged at DEBUG level.
     """
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
-        grad[ix] = (fxph - fxmh) / (2 * h)
+    for ix in np.ndindex(x.shape):
+        plus, minus = _centred(f, x, ix, h)
+        grad[ix] = (plus - minus) / (2 * h)
         if verbose:
             log.debug("%s %s", ix, grad[ix])
-        it.iternext()
     return grad
 
 
@@ -37,18 +40,14 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     Inputs: f takes x and returns an array shaped like df; x is perturbed in place and restored.
     Returns an array shaped like x.
     """
+
+    def f_copy(v):  # f may return a view of its input, which the next perturbation would change
+        return np.array(f(v), copy=True)
+
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), copy=True)
-        x[ix] = old - h
-        neg = np.array(f(x), copy=True)
-        x[ix] = old
-        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
-        it.iternext()
+    for ix in np.ndindex(x.shape):
+        plus, minus = _centred(f_copy, x, ix, h)
+        grad[ix] = np.sum((plus - minus) * df) / (2 * h)
     return grad
 
 
@@ -70,12 +69,6 @@ def grad_check_sparse(f, x, num_checks=10, h=1e-5, rng=None):
     indices = tuple(rng.integers(n, size=num_checks) for n in x.shape)
     numeric = np.zeros(num_checks)
     for i in range(num_checks):
-        ix = tuple(int(axis[i]) for axis in indices)
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
-        numeric[i] = (fxph - fxmh) / (2 * h)
+        plus, minus = _centred(f, x, tuple(int(axis[i]) for axis in indices), h)
+        numeric[i] = (plus - minus) / (2 * h)
     return indices, numeric

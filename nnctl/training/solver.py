@@ -29,6 +29,8 @@ COMPLETED, DIVERGED, INTERRUPTED, EARLY_STOPPED = (
     "interrupted",
     "early_stopping",
 )
+# The Solver's records of training, saved with every checkpoint.
+HISTORIES = ("loss_history", "train_acc_history", "val_acc_history", "lr_history", "epoch_seconds")
 
 
 class Callback:
@@ -314,13 +316,7 @@ class Solver:
                     scalars[name][key] = value
         if self.perm is not None:
             arrays["perm"] = self.perm
-        for key in (
-            "loss_history",
-            "train_acc_history",
-            "val_acc_history",
-            "lr_history",
-            "epoch_seconds",
-        ):
+        for key in HISTORIES:
             arrays[key] = np.asarray(getattr(self, key), dtype=np.float64)
         meta = {
             "epoch": self.epoch,
@@ -374,13 +370,7 @@ class Solver:
                     config[key.rpartition("/")[2]] = value
             self.optim_configs[name] = config
         self.perm = arrays.get("perm")
-        for key in (
-            "loss_history",
-            "train_acc_history",
-            "val_acc_history",
-            "lr_history",
-            "epoch_seconds",
-        ):
+        for key in HISTORIES:
             setattr(self, key, [float(v) for v in arrays[key]])
         for key in (
             "epoch",

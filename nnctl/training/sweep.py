@@ -400,22 +400,10 @@ def _plot(folder, rows, points, config):
     scored = [p for p in points if p["metric"] is not None]
     label = config.sweep.metric.replace("_", " ")
     scalar = all(not isinstance(p["params"][k], (list, dict)) for p in scored for k in keys)
-    if config.sweep.method == "grid" and len(keys) == 2 and scalar:
-        viz.plot_sweep_heatmap(
-            keys,
-            [p["params"] for p in scored],
-            [p["metric"] for p in scored],
-            plots / "heatmap.png",
-            label,
-        )
-    else:
-        viz.plot_sweep_scatter(
-            keys,
-            [p["params"] for p in scored],
-            [p["metric"] for p in scored],
-            plots / "scatter.png",
-            label,
-        )
+    heatmap = config.sweep.method == "grid" and len(keys) == 2 and scalar
+    plot = viz.plot_sweep_heatmap if heatmap else viz.plot_sweep_scatter
+    name = "heatmap.png" if heatmap else "scatter.png"
+    plot(keys, [p["params"] for p in scored], [p["metric"] for p in scored], plots / name, label)
     curves = []
     for point in scored[:5]:
         history = Path(folder) / point["best_trial"]["folder"] / "history.csv"
