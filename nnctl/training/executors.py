@@ -7,16 +7,8 @@ raised yields the exception object as its result.
 
 import concurrent.futures
 import multiprocessing
-import os
 
 from nnctl.errors import ConfigError
-
-
-def cpu_count():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 class InlineExecutor:

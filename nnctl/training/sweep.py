@@ -31,8 +31,9 @@ from nnctl.config import config_differences, to_yaml, validate
 from nnctl.datasets import load_dataset
 from nnctl.datasets.stored import is_stored, load_splits, save_splits
 from nnctl.errors import ExperimentFailed, Interrupted, NnctlError, RunError
+from nnctl.machine import cpu_count
 from nnctl.runs import create_run_dir
-from nnctl.training.executors import cpu_count, make_executor
+from nnctl.training.executors import make_executor
 from nnctl.training.search import edge_warnings, expand
 
 log = logging.getLogger(__name__)

@@ -78,6 +78,12 @@ def test_parallel_equals_sequential_and_the_folder_is_complete(tmp_path, monkeyp
         folder / "plots" / "top_trials.png"
     ).is_file()
     assert parallel.best["metric"] == pytest.approx(float(best["best_val_acc"]))
+    # `nnctl eval SWEEP_DIR` scores the best trial.
+    from nnctl.experiment import evaluate_run
+
+    evaluation = evaluate_run(folder)
+    assert evaluation.run_dir == (folder / best["folder"]).resolve()
+    assert (folder / best["folder"] / "eval.json").is_file()
 
 
 def test_a_failing_and_a_diverging_trial_are_recorded_and_the_sweep_goes_on(tmp_path):
