@@ -46,8 +46,8 @@ def extract(images):
 def nnctl_algorithm_per_image(images):
     """nnctl's exact algorithm, called on one image at a time: the 'per-image Python loop
     over the same algorithm' of the datasets issue."""
-    from nnctl.datasets.features import extract as batched
+    from nnctl.datasets.features import color_histogram, hog
 
-    return np.concatenate(
-        [batched(images[i : i + 1], ["hog", "color_histogram"]) for i in range(len(images))]
+    return np.array(
+        [np.concatenate([hog(im[None])[0], color_histogram(im[None])[0]]) for im in images]
     )

@@ -149,6 +149,7 @@ def extract(images, spec, chunk_size=1000, progress=False):
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from threadpoolctl import threadpool_limits
     from tqdm import tqdm
 
     spec = normalize_spec(spec)
@@ -162,7 +163,14 @@ def extract(images, spec, chunk_size=1000, progress=False):
         return np.concatenate([FEATURES[name](chunk, **opts) for name, opts in spec], axis=1)
 
     starts = range(0, len(images), chunk_size)
-    with ThreadPoolExecutor(max_workers=min(len(starts), cpu_count())) as pool:
+    if len(starts) == 1:
+        return np.ascontiguousarray(features_of(0))
+    # The chunks are the parallelism: BLAS (the grayscale product) stays on one thread, or its
+    # idle threads would spin against the chunk threads.
+    with (
+        threadpool_limits(limits=1),
+        ThreadPoolExecutor(max_workers=min(len(starts), cpu_count())) as pool,
+    ):
         parts = list(
             tqdm(
                 pool.map(features_of, starts),

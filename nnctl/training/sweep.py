@@ -133,6 +133,8 @@ def run_sweep(
         if folder is None
         else [t for t in trials if _trial_status(trial_dir(folder, t)) not in FINISHED]
     )
+    if folder is not None and not pending:
+        return finish(folder, trials, config)  # every trial has finished: nothing to load or run
     pool = make_executor(executor, min(workers, max(1, len(pending))), scheduler)
     locators = {}
     try:
