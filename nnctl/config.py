@@ -144,14 +144,17 @@ _Loader.add_implicit_resolver(
 
 def parse_yaml(text, source="<string>"):
     """(data, positions): the YAML document and {dotted key: (line, column)} (1-based)."""
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+    loader = _Loader(text)
+    try:  # one parse gives both the node tree (for positions) and the data
+        node = loader.get_single_node()
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    finally:
+        loader.dispose()
     positions = {}
     _collect_positions(node, (), positions)
     return data, positions
