@@ -113,13 +113,13 @@ class RunFolder:
 
     def append_metrics(self, record):
         with open(self.metrics_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(to_json(record) + "\n")
             f.flush()
 
     def truncate_metrics(self, max_step):
         """Drop records past step max_step (written after the checkpoint a resume starts from)."""
         kept = [r for r in self.read_metrics() if r.get("step", 0) <= max_step]
-        atomic.write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+        atomic.write_text(self.metrics_path, "".join(to_json(r) + "\n" for r in kept))
 
     def read_metrics(self):
         records = []
@@ -152,9 +152,7 @@ class RunFolder:
         """Merge fields into summary.json (written atomically). Returns the new summary."""
         summary = self.read_summary()
         summary.update(fields)
-        atomic.write_text(
-            self.summary_path, json.dumps(summary, indent=2, default=_json_default) + "\n"
-        )
+        atomic.write_text(self.summary_path, to_json(summary, indent=2) + "\n")
         return summary
 
     def save_model(self, spec, model_arrays, preprocess, preprocess_arrays, meta):
@@ -163,7 +161,7 @@ class RunFolder:
         arrays = {f"model/{k}": v for k, v in model_arrays.items()}
         arrays.update(preprocess_arrays)
         info = {"spec": spec, "preprocess": list(preprocess), **meta}
-        arrays["info"] = np.array(json.dumps(info, default=_json_default))
+        arrays["info"] = np.array(to_json(info))
         atomic.save_npz(self.model_path, arrays)
 
     def load_model(self):
@@ -181,6 +179,22 @@ class RunFolder:
         }
         preprocess_arrays = {k: v for k, v in arrays.items() if k.startswith("preprocess/")}
         return info, model_arrays, preprocess_arrays
+
+
+def to_json(value, indent=None):
+    """Strict JSON: NumPy values become plain ones, and NaN or infinities (an accuracy on an
+    empty split) become null, which every JSON reader accepts."""
+    return json.dumps(_finite_floats(value), indent=indent, default=_json_default, allow_nan=False)
+
+
+def _finite_floats(value):
+    if isinstance(value, dict):
+        return {k: _finite_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_floats(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 def _json_default(value):

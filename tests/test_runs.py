@@ -71,8 +71,14 @@ def test_an_exception_while_writing_keeps_the_old_npz(tmp_path):
 def test_summary_metrics_and_history(tmp_path):
     folder = RunFolder(create_run_dir(tmp_path, "x"))
     folder.update_summary(status="running", seed=1)
-    folder.update_summary(status="completed", best_val_acc=np.float32(0.5))
-    assert folder.read_summary() == {"status": "completed", "seed": 1, "best_val_acc": 0.5}
+    folder.update_summary(status="completed", best_val_acc=np.float32(0.5), test_acc=float("nan"))
+    assert folder.read_summary() == {
+        "status": "completed",
+        "seed": 1,
+        "best_val_acc": 0.5,
+        "test_acc": None,
+    }
+    assert "NaN" not in folder.summary_path.read_text()  # strict JSON for other tools
     folder.append_metrics({"step": 1, "loss": 2.0})
     folder.append_metrics({"step": 2, "loss": 1.5})
     with open(folder.metrics_path, "a") as f:

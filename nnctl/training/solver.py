@@ -125,6 +125,7 @@ class Solver:
         self.stop_reason = None
         self.diverged_at = None
         self.best_val_acc = -1.0
+        self.best_score = -1.0  # what picks the best epoch: validation accuracy, else training
         self.best_epoch = 0
         self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         self.loss_history = []
@@ -244,9 +245,12 @@ class Solver:
         self.val_acc_history.append(val_acc)
         self.lr_history.append(lr)
         self.epoch_seconds.append(seconds)
+        # Without validation data the best epoch is the one with the best training accuracy
+        # (best_val_acc then stays NaN).
         score = val_acc if not math.isnan(val_acc) else train_acc
-        if score > self.best_val_acc:
-            self.best_val_acc = score
+        if score > self.best_score:
+            self.best_score = score
+            self.best_val_acc = val_acc
             self.best_epoch = self.epoch
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         epoch_losses = self.loss_history[-self.iterations_per_epoch :]
@@ -323,6 +327,7 @@ class Solver:
             "iteration": self.iteration,
             "batch_in_epoch": self.batch_in_epoch,
             "best_val_acc": self.best_val_acc,
+            "best_score": self.best_score,
             "best_epoch": self.best_epoch,
             "first_loss": self.first_loss,
             "update_rule": self.update_rule_name,
@@ -377,6 +382,7 @@ class Solver:
             "iteration",
             "batch_in_epoch",
             "best_val_acc",
+            "best_score",
             "best_epoch",
             "first_loss",
         ):

@@ -238,3 +238,15 @@ def test_check_accuracy_subsample_is_reproducible():
         data["X_train"], data["y_train"], num_samples=50
     ) == solver.check_accuracy(data["X_train"], data["y_train"], num_samples=50)
     assert np.isnan(solver.check_accuracy(data["X_val"][:0], data["y_val"][:0]))
+
+
+def test_without_validation_data_the_best_epoch_follows_training_accuracy():
+    data = blobs()
+    data = {**data, "X_val": data["X_val"][:0], "y_val": data["y_val"][:0]}
+    recorder = Recorder()
+    model, solver = make(data, num_epochs=4, num_train_samples=None, callbacks=[recorder])
+    solver.train()
+    assert np.isnan(solver.best_val_acc)  # no validation accuracy is reported as one
+    best = int(np.argmax([r["train_acc"] for r in recorder.records]))
+    assert solver.best_epoch == best + 1
+    np.testing.assert_array_equal(model.params["W1"], recorder.params[best]["W1"])
