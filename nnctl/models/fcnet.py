@@ -22,11 +22,6 @@ INITS = {
 DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def as_generator(seed):
-    """A numpy Generator from a seed, or the Generator itself (shared, not copied)."""
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
 class FullyConnectedNet:
     """{affine - [batchnorm | layernorm] - activation - [dropout]} x (L - 1) - affine - loss.
 
@@ -101,7 +96,7 @@ class FullyConnectedNet:
         self.loss_name = loss
         self.dtype = dtype
         self.num_layers = len(hidden_dims) + 1
-        self.rng = as_generator(seed)
+        self.rng = np.random.default_rng(seed)  # a Generator is shared, not copied
 
         dims = [self.input_dim, *hidden_dims, self.num_classes]
         self.params = {}

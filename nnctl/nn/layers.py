@@ -10,14 +10,6 @@ import numpy as np
 
 from nnctl.registry import Registry
 
-
-def _rng_from(seed):
-    """A Generator from a seed, an existing Generator (used as is), or None (fresh entropy)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng(seed)
-
-
 # ---------------------------------------------------------------------------------------------
 # Affine
 
@@ -269,7 +261,7 @@ def dropout_forward(x, dropout_param):
         return x, (None, dropout_param)
     if mode != "train":
         raise ValueError(f"dropout mode must be 'train' or 'test', got {mode!r}")
-    rng = _rng_from(dropout_param.get("seed"))
+    rng = np.random.default_rng(dropout_param.get("seed"))  # a Generator is used as it is
     keep = rng.random(x.shape, dtype=np.float32) >= p
     mask = keep * np.asarray(1 / (1 - p), dtype=x.dtype)
     return x * mask, (mask, dropout_param)

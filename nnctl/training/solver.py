@@ -107,7 +107,7 @@ class Solver:
         self.num_val_samples = num_val_samples
         self.print_every = print_every
         self.verbose = verbose
-        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.rng = np.random.default_rng(rng)  # a Generator is shared, not copied
         self.early_stopping = early_stopping
         self.augment = augment
         self.callbacks = list(callbacks)
