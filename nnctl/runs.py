@@ -224,7 +224,7 @@ class RunRecorder(Callback):
 
     def on_epoch_end(self, solver, record):
         self.folder.append_metrics({"step": solver.iteration, **record})
-        self.folder.write_history(epoch_records(solver))
+        self.folder.write_history(solver.epoch_records())
         solver.save_checkpoint(self.folder.checkpoint_path)
         self.folder.update_summary(
             epochs=solver.epoch,
@@ -232,22 +232,6 @@ class RunRecorder(Callback):
             best_epoch=solver.best_epoch,
             updated=time.time(),
         )
-
-
-def epoch_records(solver):
-    """The per-epoch table (history.csv rows) from a Solver's histories."""
-    per_epoch = solver.iterations_per_epoch
-    return [
-        {
-            "epoch": i + 1,
-            "lr": solver.lr_history[i],
-            "train_acc": solver.train_acc_history[i],
-            "val_acc": solver.val_acc_history[i],
-            "loss": float(np.mean(solver.loss_history[i * per_epoch : (i + 1) * per_epoch])),
-            "seconds": solver.epoch_seconds[i],
-        }
-        for i in range(len(solver.train_acc_history))
-    ]
 
 
 RUN_SORT_KEYS = {

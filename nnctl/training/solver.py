@@ -253,15 +253,7 @@ class Solver:
             self.best_val_acc = val_acc
             self.best_epoch = self.epoch
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
-        epoch_losses = self.loss_history[-self.iterations_per_epoch :]
-        record = {
-            "epoch": self.epoch,
-            "lr": lr,
-            "train_acc": train_acc,
-            "val_acc": val_acc,
-            "loss": float(np.mean(epoch_losses)),
-            "seconds": seconds,
-        }
+        record = self.epoch_record(self.epoch - 1)
         # Always logged: the console shows it unless quiet, a run's log.txt keeps it anyway.
         log.info(
             "epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2e  (%.1fs)",
@@ -274,6 +266,22 @@ class Solver:
             log.info(
                 "no better validation accuracy for %d epochs: stopping early", self.early_stopping
             )
+
+    def epoch_record(self, i):
+        """Epoch i (0-based) as a row: epoch, lr, train_acc, val_acc, mean loss, seconds."""
+        per_epoch = self.iterations_per_epoch
+        return {
+            "epoch": i + 1,
+            "lr": self.lr_history[i],
+            "train_acc": self.train_acc_history[i],
+            "val_acc": self.val_acc_history[i],
+            "loss": float(np.mean(self.loss_history[i * per_epoch : (i + 1) * per_epoch])),
+            "seconds": self.epoch_seconds[i],
+        }
+
+    def epoch_records(self):
+        """Every finished epoch as a row (the run folder's history.csv)."""
+        return [self.epoch_record(i) for i in range(self.epoch)]
 
     def _last_val(self):
         return f"{self.val_acc_history[-1]:.3f}" if self.val_acc_history else "-"
