@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from nnctl import atomic, viz
-from nnctl.config import ExperimentConfig, config_differences, to_yaml, validate
+from nnctl.config import ExperimentConfig, config_differences, to_yaml
 from nnctl.datasets import load_dataset
 from nnctl.datasets.augment import make_augmenter
 from nnctl.datasets.preprocess import flatten, states_from_arrays, states_to_arrays
@@ -170,11 +169,7 @@ def _resumable(resume, config):
         raise RunError(
             f"{folder.path} has no checkpoint.npz to resume from (it stopped in its first epoch)"
         )
-    saved = validate(
-        yaml.safe_load(folder.config_path.read_text(encoding="utf-8")),
-        source=str(folder.config_path),
-    )
-    differences = config_differences(saved.model_dump(), config.model_dump())
+    differences = config_differences(folder.read_config().model_dump(), config.model_dump())
     if differences:
         raise RunError(f"the config differs from the run being resumed: {', '.join(differences)}")
     return folder
@@ -388,10 +383,7 @@ def plot_model_weights(model, image_shape, class_names, preprocess, path, layer=
 def load_run(run_dir):
     """(folder, config, model, info, preprocess states) of a saved run."""
     folder = RunFolder.open(resolve_run(run_dir))
-    config = validate(
-        yaml.safe_load(folder.config_path.read_text(encoding="utf-8")),
-        source=str(folder.config_path),
-    )
+    config = folder.read_config()
     info, model_arrays, preprocess_arrays = folder.load_model()
     states = states_from_arrays(info["preprocess"], preprocess_arrays)
     return folder, config, model_from_arrays(info["spec"], model_arrays), info, states

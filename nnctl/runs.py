@@ -17,8 +17,10 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from nnctl import __version__, atomic
+from nnctl.config import validate
 from nnctl.errors import RunError
 from nnctl.training.solver import Callback
 
@@ -110,6 +112,11 @@ class RunFolder:
 
     def write_config(self, text):
         atomic.write_text(self.config_path, text)
+
+    def read_config(self):
+        """The run's resolved config, validated (an ExperimentConfig)."""
+        text = self.config_path.read_text(encoding="utf-8")
+        return validate(yaml.safe_load(text), source=str(self.config_path))
 
     def append_metrics(self, record):
         with open(self.metrics_path, "a", encoding="utf-8") as f:

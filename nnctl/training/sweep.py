@@ -32,7 +32,7 @@ from nnctl.datasets import load_dataset
 from nnctl.datasets.stored import is_stored, load_splits, save_splits
 from nnctl.errors import ExperimentFailed, Interrupted, NnctlError, RunError
 from nnctl.machine import cpu_count
-from nnctl.runs import create_run_dir
+from nnctl.runs import RunFolder, create_run_dir
 from nnctl.training.executors import make_executor
 from nnctl.training.search import edge_warnings, expand
 
@@ -66,11 +66,16 @@ def trial_dir(folder, trial):
     return Path(folder) / "trials" / f"{trial.number:03d}"
 
 
-def _trial_status(path):
+def _trial_summary(path):
+    """A trial folder's summary.json ({} before the trial has written one)."""
     try:
-        return json.loads((Path(path) / "summary.json").read_text(encoding="utf-8")).get("status")
-    except (OSError, json.JSONDecodeError):
-        return None
+        return RunFolder(path).read_summary()
+    except RunError:  # unreadable: treated as not run yet, so the trial runs again
+        return {}
+
+
+def _trial_status(path):
+    return _trial_summary(path).get("status")
 
 
 def run_trial(config_json, path, data_folder, threads):
@@ -280,11 +285,7 @@ def _create_folder(runs_dir, config, trials):
 def _record_crash(path, error):
     """A worker died without recording anything (killed, out of memory): mark it failed."""
     path.mkdir(parents=True, exist_ok=True)
-    summary = {}
-    if (path / "summary.json").is_file():
-        summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-    summary.update(status="failed", error=f"{type(error).__name__}: {error}")
-    atomic.write_text(path / "summary.json", json.dumps(summary, indent=2) + "\n")
+    RunFolder(path).update_summary(status="failed", error=f"{type(error).__name__}: {error}")
 
 
 def collect_rows(folder, trials, config):
@@ -292,10 +293,7 @@ def collect_rows(folder, trials, config):
     rows = []
     for trial in trials:
         path = trial_dir(folder, trial)
-        try:
-            summary = json.loads((path / "summary.json").read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            summary = {}
+        summary = _trial_summary(path)
         rows.append(
             {
                 "trial": trial.number,
@@ -351,11 +349,10 @@ def _summarise(rows, config):
         groups.setdefault(json.dumps(row["_params"], sort_keys=True), []).append(row)
     points = []
     for members in groups.values():
-        values = [m for m in (_metric(r, config) for r in members) if m is not None]
-        best_row = max(
-            members,
-            key=lambda r: _metric(r, config) if _metric(r, config) is not None else -math.inf,
-        )
+        metrics = [_metric(r, config) for r in members]
+        values = [m for m in metrics if m is not None]
+        scores = [-math.inf if m is None else m for m in metrics]
+        best_row = members[scores.index(max(scores))]
         points.append(
             {
                 "params": members[0]["_params"],
