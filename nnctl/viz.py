@@ -328,3 +328,59 @@ def plot_top_curves(curves, path):
     ax.legend(fontsize=7)
     _fixed_margins(fig)
     return _save(fig, path)
+
+
+def reconstruction_grid(originals, reconstructions, image_shape, channels_first=False, columns=10):
+    """Originals above their reconstructions, tiled into one image.
+
+    Returns (bands * (2H + 3) - 2, columns * (W + 1) - 1, C) float64 in [0, 1].
+
+    Inputs: originals and reconstructions (N, D) flat rows (or (N, H, W, C) images), pair i in
+    band i // columns, column i % columns; image_shape (H, W, C). Both are scaled by the
+    originals' range to [0, 1] and clipped, so a reconstruction that is too faint or too
+    bright looks it (visualize_grid's per-image scaling would hide that). The background
+    between tiles is white: one pixel between tiles, three between bands.
+    """
+    if len(originals) != len(reconstructions):
+        raise ValueError(f"{len(originals)} originals but {len(reconstructions)} reconstructions")
+    H, W, C = image_shape
+    top = rows_as_images(np.reshape(originals, (len(originals), -1)), image_shape, channels_first)
+    bottom = rows_as_images(
+        np.reshape(reconstructions, (len(reconstructions), -1)), image_shape, channels_first
+    )
+    low, high = float(top.min()), float(top.max())
+    scale = 1.0 / (high - low) if high > low else 1.0
+    columns = max(1, min(columns, len(top)))
+    bands = math.ceil(len(top) / columns)
+    band_height = 2 * H + 3  # original, 1 px, reconstruction, 2 px to the next band
+    grid = np.ones((bands * band_height - 2, columns * (W + 1) - 1, C))
+    for i in range(len(top)):  # a loop over tiles (a few dozen), not over data
+        band, col = divmod(i, columns)
+        y0, x0 = band * band_height, col * (W + 1)
+        grid[y0 : y0 + H, x0 : x0 + W] = np.clip((top[i] - low) * scale, 0, 1)
+        grid[y0 + H + 1 : y0 + 2 * H + 1, x0 : x0 + W] = np.clip((bottom[i] - low) * scale, 0, 1)
+    return grid
+
+
+def plot_reconstructions(
+    originals,
+    reconstructions,
+    image_shape,
+    path,
+    channels_first=False,
+    title="Originals (upper) and their reconstructions (lower)",
+):
+    """Images beside what an autoencoder made of them: each original above its reconstruction,
+    on one shared intensity scale (reconstruction_grid). The code directions themselves (the
+    rows of a tied autoencoder's W (m, n)) are plot_weight_grid(W.T, image_shape, path)."""
+    plt = _pyplot()
+    grid = reconstruction_grid(originals, reconstructions, image_shape, channels_first)
+    fig, ax = plt.subplots(figsize=(8, max(2.0, 8 * grid.shape[0] / grid.shape[1])))
+    if grid.shape[-1] == 1:
+        ax.imshow(grid[..., 0], cmap="gray", vmin=0, vmax=1)
+    else:
+        ax.imshow(grid)
+    ax.axis("off")
+    ax.set_title(title)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.92)
+    return _save(fig, path)
