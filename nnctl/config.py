@@ -7,6 +7,9 @@ its line and column.
 
 import difflib
 import re
+import reprlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nnctl.errors import ConfigError
+from nnctl.safeyaml import MAX_BYTES, parse_yaml
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -24,32 +28,84 @@ OPTIMIZERS = Literal["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad"]
 ACTIVATIONS = Literal["relu", "leaky_relu", "sigmoid", "tanh", "swish"]
 
 
+NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
+NAME_MAX_LENGTH = 100  # with a 20-character timestamp and suffixes, folder names stay < 255 bytes
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    """Unknown keys are errors; types are strict (true is not a number, 1 is not a string,
+    an int is still a float); infinities and NaN are refused."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False
+    )
 
 
 class SplitConfig(_Strict):
-    train: PositiveInt | None = None  # null: everything before the validation slice
-    val: NonNegativeInt | None = None  # null: val_fraction (default 10%) of the training set
-    test: NonNegativeInt | None = None  # null: the whole official test set
+    """How many examples each split takes (as in the course: val right after train)."""
+
+    train: PositiveInt | None = Field(
+        None,
+        description="training examples, the first of the official training set; "
+        "null: everything before the validation slice",
+    )
+    val: NonNegativeInt | None = Field(
+        None,
+        description="validation examples, taken right after the training ones; "
+        "null: data.val_fraction (default 10%) of the training set",
+    )
+    test: NonNegativeInt | None = Field(
+        None, description="test examples, the first of the official test set; null: all of it"
+    )
 
 
 class DataConfig(_Strict):
-    dataset: DATASET_NAMES = "mnist-mini"
-    root: str | None = None  # else --data-dir, else $NNCTL_DATA_DIR, else ~/.cache/nnctl
-    download: bool = False  # fetch from the canonical source and verify its checksum
-    path: str | None = None  # dataset npz: the .npz file, relative to the experiment file
-    split: SplitConfig = SplitConfig()
-    val_fraction: Annotated[float, Field(gt=0, lt=1)] | None = None
-    subsample: PositiveInt | None = None  # cap every split at its first N examples
-    preprocess: list[PREPROCESS_NAMES] = []
-    features: list[Literal["hog", "color_histogram"] | dict[str, dict[str, Any] | None]] | None = (
-        None
+    """The dataset, its splits and what is done to it before training."""
+
+    dataset: DATASET_NAMES = Field("mnist-mini", description="which dataset to load")
+    root: str | None = Field(
+        None,
+        description="folder holding the downloaded datasets; null: --data-dir, else "
+        "$NNCTL_DATA_DIR, else ~/.cache/nnctl",
     )
-    augment: list[Literal["hflip", "crop"] | dict[str, dict[str, Any] | None]] | None = None
-    classes: Annotated[int, Field(ge=2)] | None = None  # spiral / blobs: number of classes
-    dim: PositiveInt | None = None  # blobs: dimensions
-    noise: Annotated[float, Field(ge=0)] | None = None  # spiral / blobs: noise level
+    download: bool = Field(
+        False, description="fetch the dataset from its canonical source and verify its checksum"
+    )
+    path: str | None = Field(
+        None,
+        description="dataset npz: the .npz file (X_train, y_train, ...), relative to the "
+        "experiment file",
+    )
+    split: SplitConfig = Field(SplitConfig(), description="sizes of the splits")
+    val_fraction: Annotated[float, Field(gt=0, lt=1)] | None = Field(
+        None,
+        description="fraction of the training set held out for validation when "
+        "data.split.val is null; null: 0.1",
+    )
+    subsample: PositiveInt | None = Field(
+        None, description="cap every split at its first N examples (for quick trials)"
+    )
+    preprocess: list[PREPROCESS_NAMES] = Field(
+        [], description="steps fitted on the training split and applied to every split, in order"
+    )
+    features: list[Literal["hog", "color_histogram"] | dict[str, dict[str, Any] | None]] | None = (
+        Field(
+            None,
+            description="image features computed instead of pixels, e.g. "
+            "[hog, {color_histogram: {bins: 10}}]; cached on disk",
+        )
+    )
+    augment: list[Literal["hflip", "crop"] | dict[str, dict[str, Any] | None]] | None = Field(
+        None,
+        description="random changes to training batches only, e.g. [hflip, {crop: {pad: 4}}]",
+    )
+    classes: Annotated[int, Field(ge=2)] | None = Field(
+        None, description="spiral / blobs: number of classes; null: 3"
+    )
+    dim: PositiveInt | None = Field(None, description="blobs: dimensions; null: 2")
+    noise: Annotated[float, Field(ge=0)] | None = Field(
+        None, description="spiral / blobs: noise level; null: 0.2 (spiral), 1.0 (blobs)"
+    )
 
     @field_validator("features", "augment")
     @classmethod
@@ -73,102 +129,350 @@ class DataConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    type: Literal["mlp", "knn"] = "mlp"
-    # mlp
-    hidden_dims: list[PositiveInt] = [100]  # [] is a linear classifier
-    activation: ACTIVATIONS = "relu"
-    normalization: Literal["batchnorm", "layernorm"] | None = None
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0  # probability of dropping a unit
-    weight_scale: Annotated[float, Field(gt=0)] = 1e-2  # std of initial weights (init: null)
-    init: Literal["he", "xavier"] | None = None
-    reg: Annotated[float, Field(ge=0)] = 0.0  # loss += 0.5 * reg * sum(W**2)
-    loss: Literal["softmax", "svm", "mse"] = "softmax"
-    dtype: Literal["float32", "float64"] = "float32"
-    # knn
-    k: PositiveInt | list[PositiveInt] = 1  # a list is cross-validated on the training split
-    metric: Literal["l2", "l1"] = "l2"
-    folds: Annotated[int, Field(ge=2)] = 5
+    """The classifier: a fully connected network (mlp) or k-nearest neighbours (knn)."""
+
+    type: Literal["mlp", "knn"] = Field("mlp", description="the kind of classifier")
+    hidden_dims: list[PositiveInt] = Field(
+        [100], description="units of each hidden layer; [] is a linear classifier"
+    )
+    activation: ACTIVATIONS = Field("relu", description="nonlinearity after each hidden layer")
+    normalization: Literal["batchnorm", "layernorm"] | None = Field(
+        None, description="normalisation after each hidden affine layer; null: none"
+    )
+    dropout: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0, description="probability of dropping a hidden unit while training"
+    )
+    weight_scale: Annotated[float, Field(gt=0)] = Field(
+        1e-2, description="standard deviation of the initial weights (when model.init is null)"
+    )
+    init: Literal["he", "xavier"] | None = Field(
+        None, description="scale initial weights by fan-in (he) or fan-in and fan-out (xavier)"
+    )
+    reg: Annotated[float, Field(ge=0)] = Field(
+        0.0, description="L2 regularisation: the loss adds 0.5 * reg * sum(W**2)"
+    )
+    loss: Literal["softmax", "svm", "mse"] = Field(
+        "softmax", description="data loss: cross-entropy, multiclass hinge or squared error"
+    )
+    dtype: Literal["float32", "float64"] = Field(
+        "float32", description="floating-point type of the parameters and computations"
+    )
+    k: PositiveInt | list[PositiveInt] = Field(
+        1,
+        description="neighbours that vote; a list is cross-validated on the training split "
+        "and the best mean accuracy wins",
+    )
+    metric: Literal["l2", "l1"] = Field("l2", description="distance between examples")
+    folds: Annotated[int, Field(ge=2)] = Field(
+        5, description="cross-validation folds when model.k is a list"
+    )
 
 
 class TrainConfig(_Strict):
-    optimizer: OPTIMIZERS = "sgd"
-    learning_rate: Annotated[float, Field(gt=0)] = 1e-3
-    momentum: Annotated[float, Field(ge=0, lt=1)] | None = None  # sgd_momentum (default 0.9)
-    lr_decay: Annotated[float, Field(gt=0, le=1)] = 1.0  # multiplied in after every epoch
-    batch_size: PositiveInt = 100
-    epochs: PositiveInt = 10
-    early_stopping: PositiveInt | None = None  # patience in epochs on validation accuracy
-    num_train_samples: PositiveInt | None = 1000  # training accuracy is measured on this many
-    num_val_samples: PositiveInt | None = None  # null: the whole validation split
+    """Minibatch optimisation of an mlp."""
+
+    optimizer: OPTIMIZERS = Field("sgd", description="the update rule")
+    learning_rate: Annotated[float, Field(gt=0)] = Field(
+        1e-3, description="step size of the update rule at the first epoch"
+    )
+    momentum: Annotated[float, Field(ge=0, lt=1)] | None = Field(
+        None, description="sgd_momentum's momentum; null: 0.9"
+    )
+    lr_decay: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="the learning rate is multiplied by this after every epoch"
+    )
+    batch_size: PositiveInt = Field(100, description="examples per update")
+    epochs: PositiveInt = Field(10, description="passes over the training split")
+    early_stopping: PositiveInt | None = Field(
+        None,
+        description="patience: stop after this many epochs without a better validation "
+        "accuracy; null: never stop early",
+    )
+    num_train_samples: PositiveInt | None = Field(
+        1000,
+        description="the training accuracy (train_acc in history.csv) is measured on a "
+        "random subsample of this many training examples each epoch; null: all of them",
+    )
+    num_val_samples: PositiveInt | None = Field(
+        None, description="validation accuracy is measured on this many; null: all of them"
+    )
 
 
 class SweepConfig(_Strict):
-    method: Literal["grid", "random"] = "grid"
-    trials: PositiveInt | None = None  # random search only
-    metric: Literal["val_acc", "train_acc"] = "val_acc"  # maximised
-    repeats: PositiveInt = 1  # training seeds per point
-    params: dict[str, Any] = {}
+    """The search space of `nnctl sweep` (ignored by `nnctl train`)."""
+
+    method: Literal["grid", "random"] = Field(
+        "grid", description="every combination (grid) or sweep.trials random draws"
+    )
+    trials: PositiveInt | None = Field(None, description="random search: points to draw")
+    metric: Literal["val_acc", "train_acc"] = Field(
+        "val_acc", description="what is maximised to pick the best trial"
+    )
+    repeats: PositiveInt = Field(1, description="training seeds per point (seed, seed+1, ...)")
+    params: dict[str, Any] = Field(
+        {},
+        description="dotted key -> list of values, or (random) {uniform | log_uniform | "
+        "int_uniform: [low, high]}",
+    )
 
 
 class ExperimentConfig(_Strict):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")] = "experiment"
-    seed: NonNegativeInt = 0
-    data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    train: TrainConfig = TrainConfig()
-    sweep: SweepConfig | None = None
+    """An experiment file."""
+
+    name: Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH, pattern=NAME_PATTERN)] = (
+        Field("experiment", description="names the run folder: <timestamp>_<name>")
+    )
+    seed: NonNegativeInt = Field(
+        0, description="seeds every random draw (data, initial weights, shuffling, dropout)"
+    )
+    data: DataConfig = Field(DataConfig(), description="the data")
+    model: ModelConfig = Field(ModelConfig(), description="the classifier")
+    train: TrainConfig = Field(TrainConfig(), description="the optimisation (mlp only)")
+    sweep: SweepConfig | None = Field(
+        None, description="the search space of `nnctl sweep`; null: no sweep"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys that only matter in some settings
+
+
+@dataclass(frozen=True)
+class Scope:
+    """`keys` have an effect only when `applies(config)`, which `when` says in words (and `why`
+    explains); the `deciding` keys are the ones whose values make it so."""
+
+    keys: tuple
+    when: str
+    deciding: tuple
+    applies: Callable[[ExperimentConfig], bool]
+    why: str = ""
+
+
+MLP_MODEL_KEYS = tuple(
+    f"model.{key}"
+    for key in (
+        "hidden_dims",
+        "activation",
+        "normalization",
+        "dropout",
+        "weight_scale",
+        "init",
+        "reg",
+        "loss",
+        "dtype",
+    )
+)
+KNN_MODEL_KEYS = ("model.k", "model.metric", "model.folds")
+TRAIN_KEYS = tuple(f"train.{key}" for key in TrainConfig.model_fields)
+SYNTHETIC_DATASETS = ("spiral", "blobs")  # generated vectors, not images
+DOWNLOADED_DATASETS = ("cifar10", "mnist", "fashion-mnist")
+
+
+def _dataset_in(names):
+    return lambda c: c.data.dataset in names
+
+
+SCOPES = (
+    Scope(KNN_MODEL_KEYS, "model.type is knn", ("model.type",), lambda c: c.model.type == "knn"),
+    Scope(MLP_MODEL_KEYS, "model.type is mlp", ("model.type",), lambda c: c.model.type == "mlp"),
+    Scope(
+        TRAIN_KEYS,
+        "model.type is mlp",
+        ("model.type",),
+        lambda c: c.model.type == "mlp",
+        why="kNN is not trained by an optimiser",
+    ),
+    Scope(
+        ("train.momentum",),
+        "train.optimizer is sgd_momentum",
+        ("train.optimizer",),
+        lambda c: c.train.optimizer == "sgd_momentum",
+    ),
+    Scope(
+        ("model.weight_scale",),
+        "model.init is null",
+        ("model.init",),
+        lambda c: c.model.init is None,
+        why="he and xavier choose their own scale",
+    ),
+    Scope(
+        ("model.folds",),
+        "model.k is a list",
+        ("model.k",),
+        lambda c: isinstance(c.model.k, list),
+        why="a single k is not cross-validated",
+    ),
+    Scope(
+        ("data.augment",),
+        "model.type is mlp",
+        ("model.type",),
+        lambda c: c.model.type == "mlp",
+        why="kNN has no training batches",
+    ),
+    Scope(
+        ("data.augment", "data.features"),
+        "data.dataset is an image dataset",
+        ("data.dataset",),
+        lambda c: c.data.dataset not in SYNTHETIC_DATASETS,
+        why=" and ".join(SYNTHETIC_DATASETS) + " are generated vectors",
+    ),
+    Scope(
+        ("data.augment",),
+        "data.features is null",
+        ("data.features",),
+        lambda c: not c.data.features,
+        why="augmentation changes images, not their features",
+    ),
+    Scope(
+        ("data.classes", "data.noise"),
+        "data.dataset is " + " or ".join(SYNTHETIC_DATASETS),
+        ("data.dataset",),
+        _dataset_in(SYNTHETIC_DATASETS),
+    ),
+    Scope(("data.dim",), "data.dataset is blobs", ("data.dataset",), _dataset_in(["blobs"])),
+    Scope(("data.path",), "data.dataset is npz", ("data.dataset",), _dataset_in(["npz"])),
+    Scope(
+        ("data.root", "data.download"),
+        "data.dataset is " + ", ".join(DOWNLOADED_DATASETS[:-1]) + " or " + DOWNLOADED_DATASETS[-1],
+        ("data.dataset",),
+        _dataset_in(DOWNLOADED_DATASETS),
+        why="the other datasets are bundled, generated or read from data.path",
+    ),
+    Scope(
+        ("sweep.trials",),
+        "sweep.method is random",
+        ("sweep.method",),
+        lambda c: c.sweep is None or c.sweep.method == "random",
+        why="a grid runs every combination",
+    ),
+)
+
+
+def scopes_of(key):
+    """The scopes that limit where dotted `key` has an effect."""
+    return [scope for scope in SCOPES if key in scope.keys]
+
+
+def given_keys(model, prefix=""):
+    """(dotted key, value) of every key set explicitly in a validated config (pydantic's
+    model_fields_set), sections followed into."""
+    for name in type(model).model_fields:
+        if name not in model.model_fields_set:
+            continue
+        value = getattr(model, name)
+        if isinstance(value, BaseModel):
+            yield from given_keys(value, f"{prefix}{name}.")
+        else:
+            yield prefix + name, value
+
+
+def _value_at(config, dotted):
+    value = config
+    for part in dotted.split("."):
+        value = getattr(value, part, None)
+    return value
+
+
+def unused_keys(config):
+    """(where, problem) for every key given explicitly, or swept, that has no effect in this
+    config's setting (SCOPES); where is the dotted key (sweep.params.KEY for a swept one).
+
+    A key left at its default, null or empty asks for nothing and passes, so a resolved
+    config (every key written out) is accepted. A scope whose deciding key is swept is left to
+    the trials.
+    """
+    swept = set(config.sweep.params) if config.sweep else set()
+    asked = [
+        (key, key)
+        for key, value in given_keys(config)
+        if value not in (None, [], {}) and value != _default(key)
+    ]
+    asked += [(f"sweep.params.{key}", key) for key in sorted(swept)]
+    problems = []
+    for where, key in asked:
+        scope = next(
+            (
+                scope
+                for scope in SCOPES
+                if key in scope.keys
+                and not swept & set(scope.deciding)
+                and not scope.applies(config)
+            ),
+            None,
+        )
+        if scope is not None:
+            deciding = ", ".join(f"{d} is {_short(_value_at(config, d))}" for d in scope.deciding)
+            subject = "it" if where == key else key
+            why = f" ({scope.why})" if scope.why else ""
+            problems.append(
+                (
+                    where,
+                    f"{where}: has no effect: {subject} is used only when {scope.when}{why}, "
+                    f"and here {deciding}; remove it",
+                )
+            )
+    return problems
+
+
+def _default(dotted):
+    section, _, name = dotted.rpartition(".")
+    model = _schema_at(section.split(".") if section else [])
+    return model.model_fields[name].get_default(call_default_factory=True)
+
+
+def check_against_data(config, splits):
+    """Raise ConfigError for settings the loaded data makes impossible, before anything runs.
+
+    splits: anything with X_train (N, ...), image_shape ((H, W, C) or None when the examples
+    are not images, e.g. after data.features) and num_classes. Every problem is listed.
+    """
+    problems = []
+    if splits.num_classes < 2:
+        problems.append(
+            f"data: the training data has {splits.num_classes} class"
+            f"{'' if splits.num_classes == 1 else 'es'}; a classifier needs 2 or more"
+        )
+    if config.data.augment and splits.image_shape is None:
+        problems.append(
+            f"data.augment: augmentation needs images, but the examples of dataset "
+            f"{config.data.dataset} are not images (no image shape); remove data.augment"
+        )
+    if config.model.type == "knn":
+        problems += _knn_against_data(config.model, len(splits.X_train))
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _knn_against_data(model, n_train):
+    """k (and folds) against the n_train training examples. A list of k is cross-validated:
+    np.array_split makes the largest fold ceil(n / folds), so the smallest training part of a
+    fold holds n - ceil(n / folds) examples, and every k must fit in it."""
+    if not isinstance(model.k, list):
+        if model.k > n_train:
+            return [f"model.k: k = {model.k} is more than the {n_train} training examples"]
+        return []
+    if model.folds > n_train:
+        return [
+            f"model.folds: {model.folds} folds need at least as many training examples, "
+            f"and there are {n_train}"
+        ]
+    smallest = n_train - -(-n_train // model.folds)
+    too_large = [str(k) for k in model.k if k > smallest]
+    if too_large:
+        verb = "is" if len(too_large) == 1 else "are"
+        return [
+            f"model.k: {', '.join(too_large)} {verb} more than the {smallest} training examples "
+            f"of a cross-validation fold ({n_train} examples in {model.folds} folds)"
+        ]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------
 # YAML
 
 
-class _Loader(yaml.SafeLoader):
-    """The safe loader, plus floats written without a dot (1e-3, 5E4), which YAML 1.1 and so
-    plain PyYAML read as strings."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-        |[-+]?\.(?:inf|Inf|INF)
-        |\.(?:nan|NaN|NAN))$""",
-        re.X,
-    ),
-    list("-+0123456789."),
-)
-
-
-def parse_yaml(text, source="<string>"):
-    """(data, positions): the YAML document and {dotted key: (line, column)} (1-based)."""
-    loader = _Loader(text)
-    try:  # one parse gives both the node tree (for positions) and the data
-        node = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
-    finally:
-        loader.dispose()
-    positions = {}
-    _collect_positions(node, (), positions)
-    return data, positions
-
-
-def _collect_positions(node, prefix, positions):
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            path = (*prefix, str(key_node.value))
-            positions[".".join(path)] = (
-                key_node.start_mark.line + 1,
-                key_node.start_mark.column + 1,
-            )
-            _collect_positions(value_node, path, positions)
+# parse_yaml (with its limits on size, nesting and aliases) lives in nnctl.safeyaml.
 
 
 def set_dotted(data, key, value):
@@ -183,40 +487,62 @@ def set_dotted(data, key, value):
 
 
 def parse_override(text):
-    """'train.learning_rate=5e-4' -> ('train.learning_rate', 0.0005); the value is YAML."""
+    """'train.learning_rate=5e-4' -> ('train.learning_rate', 0.0005); the value is YAML, read
+    with the same limits and checks as a file."""
     key, sep, value = text.partition("=")
     if not sep or not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", key.strip()):
         raise ConfigError(
-            f"override {text!r} is not KEY=VALUE with a dotted key (e.g. train.epochs=5)"
+            f"override {_short(text)} is not KEY=VALUE with a dotted key (e.g. train.epochs=5)"
         )
     data, _ = parse_yaml(value, source=f"override {key.strip()}")
     return key.strip(), data
 
 
-def validate(data, positions=None, source="<config>", override_keys=()):
-    """ExperimentConfig from plain data, or ConfigError listing every problem."""
+def validate(data, positions=None, source="<config>", override_keys=(), check_unused=False):
+    """ExperimentConfig from plain data, or ConfigError listing every problem.
+
+    check_unused: also refuse keys that were given but have no effect in this setting (see
+    SCOPES). Only for data a person wrote: a resolved config (to_yaml) gives every key.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
+        where = _where("", positions or {}, source, ())
         raise ConfigError(
-            f"{source}: an experiment file is a mapping of keys, got {type(data).__name__}"
+            f"{where}: an experiment file is a mapping of keys (key: value), got {_kind(data)}"
         )
     try:
-        return ExperimentConfig.model_validate(data)
+        config = ExperimentConfig.model_validate(data)
     except ValidationError as err:
         errors = _without_union_noise(err.errors())
         problems = [_describe(e, positions or {}, source, set(override_keys)) for e in errors]
         raise ConfigError("\n".join(problems)) from None
+    if check_unused:
+        problems = [
+            f"{_where(key, positions or {}, source, set(override_keys))}: {problem}"
+            for key, problem in unused_keys(config)
+        ]
+        if problems:
+            raise ConfigError("\n".join(problems))
+    return config
+
+
+def _kind(value):
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
+
+
+_UNION_LABEL = re.compile(
+    r".*\[|(constrained|function)-[a-z-]+$|(int|str|float|bool|dict|list|none)$"
+)
 
 
 def _clean_loc(loc):
     """The loc of a pydantic error without the union-branch labels pydantic inserts
-    ('int', 'list[constrained-int]', 'function-after[...]', ...)."""
-    return tuple(
-        p
-        for p in loc
-        if isinstance(p, int) or not re.search(r"[\[\]-]|^(int|str|float|bool|dict|list)$", p)
-    )
+    ('constrained-int', 'list[constrained-int]', "literal['hog',...]", 'function-after[...]',
+    'int', ...); a key the user wrote, such as 'hidden-dims', stays."""
+    return tuple(p for p in loc if isinstance(p, int) or not _UNION_LABEL.match(p))
 
 
 def _without_union_noise(errors):
@@ -234,27 +560,59 @@ def _without_union_noise(errors):
 
 
 def load_config(path, overrides=()):
-    """Read, override and validate an experiment file. Returns ExperimentConfig."""
+    """Read, override and validate an experiment file. Returns ExperimentConfig.
+
+    Every mistake is a ConfigError naming file:line:column (or the override): a file that is
+    missing, too large, empty or not YAML; limits on nesting and aliases; duplicate keys;
+    unknown, ill-typed or impossible values; keys that have no effect in this setting.
+    """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"experiment file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"experiment file {path} cannot be read ({err})") from None
-    data, positions = parse_yaml(text, source=str(path))
+    data, positions = parse_yaml(_read_text(path), source=str(path))
     if data is None:
-        data = {}
-    if not isinstance(data, dict):
         raise ConfigError(
-            f"{path}: an experiment file is a mapping of keys, got {type(data).__name__}"
+            f"{path}: the experiment file holds no settings (it is empty or only comments); "
+            "`nnctl init` writes a starter file"
         )
+    if not isinstance(data, dict):
+        validate(data, positions, str(path))  # raises: the file is not a mapping
     keys = []
+    if overrides:
+        data = _unshared(data)  # an override must not reach the other users of an alias
     for item in overrides:
         key, value = parse_override(item)
         set_dotted(data, key, value)
         keys.append(key)
-    return validate(data, positions, str(path), keys)
+    return validate(data, positions, str(path), keys, check_unused=True)
+
+
+def _read_text(path):
+    """The text of an experiment file, refusing more than MAX_BYTES before reading it all."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"experiment file {path} does not exist") from None
+    except OSError as err:
+        raise ConfigError(f"experiment file {path} cannot be read ({err.strerror})") from None
+    if len(raw) > MAX_BYTES:
+        raise ConfigError(
+            f"{path}: more than {MAX_BYTES:,} bytes, the limit for an experiment file"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"experiment file {path} is not UTF-8 text (byte {err.start}: {err.reason})"
+        ) from None
+
+
+def _unshared(value):
+    """value with every dict and list copied, so no two keys share one (YAML aliases do)."""
+    if isinstance(value, dict):
+        return {key: _unshared(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unshared(item) for item in value]
+    return value
 
 
 class _Dumper(yaml.SafeDumper):
@@ -292,6 +650,12 @@ def to_yaml(config):
 # Error messages
 
 
+def _submodel(annotation):
+    """The pydantic model class in annotation (itself, or a branch of its union), or None."""
+    candidates = [annotation, *getattr(annotation, "__args__", ())]
+    return next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+
+
 def _schema_at(loc):
     """The pydantic model class reached by following loc from ExperimentConfig, or None."""
     model = ExperimentConfig
@@ -299,59 +663,114 @@ def _schema_at(loc):
         field = model.model_fields.get(part) if isinstance(part, str) else None
         if field is None:
             return None
-        annotation = field.annotation
-        candidates = [annotation, *getattr(annotation, "__args__", ())]
-        model = next(
-            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
-        )
+        model = _submodel(field.annotation)
         if model is None:
             return None
     return model
 
 
+def schema_fields(model=ExperimentConfig, prefix=""):
+    """(dotted key, pydantic FieldInfo) of every key of the schema, each section before its
+    keys, in the schema's order."""
+    for name, field in model.model_fields.items():
+        yield prefix + name, field
+        section = _submodel(field.annotation)
+        if section is not None:
+            yield from schema_fields(section, f"{prefix}{name}.")
+
+
+def _where(dotted, positions, source, override_keys):
+    """'file:line:col' of the key (or of its nearest written parent), or 'override KEY'."""
+    if any(dotted == k or dotted.startswith(k + ".") for k in override_keys):
+        return f"override {dotted}"
+    key_path = dotted
+    while key_path and key_path not in positions:
+        key_path = key_path.rpartition(".")[0]
+    if key_path in positions:
+        line, column = positions[key_path]
+        return f"{source}:{line}:{column}"
+    return source
+
+
+def _short(value, limit=80):
+    """repr(value) cut to about limit characters, without building the repr of a huge value."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxdict = 3, 8, 8
+    short.maxstring = short.maxother = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# Names people carry over from other tools, and where nnctl keeps that setting.
+SYNONYMS = {
+    "lr": "train.learning_rate",
+    "weight_decay": "model.reg",
+    "num_epochs": "train.epochs",
+    "patience": "train.early_stopping",
+    "layers": "model.hidden_dims",
+}
+
+
+def suggest(parent, key):
+    """Dotted keys the unknown `key` under section `parent` ('' for the top) probably meant:
+    the same name spelt with other case, hyphens or underscores; a synonym; the same name in
+    another section; a near spelling here; a near spelling anywhere. [] if nothing is close."""
+
+    def norm(name):
+        return re.sub(r"[-_ ]", "", name.lower())
+
+    model = _schema_at(parent.split(".") if parent else [])
+    here = [
+        f"{parent}.{name}" if parent else name for name in (model.model_fields if model else [])
+    ]
+    everywhere = [dotted for dotted, _ in schema_fields()]
+    wanted = norm(key)
+    for candidates in (here, everywhere):
+        same = [dotted for dotted in candidates if norm(dotted.rpartition(".")[2]) == wanted]
+        if same:
+            return same[:3]
+        if candidates is here and wanted in map(norm, SYNONYMS):
+            return [next(v for k, v in SYNONYMS.items() if norm(k) == wanted)]
+    for candidates, cutoff in ((here, 0.6), (everywhere, 0.75)):
+        names = {norm(dotted.rpartition(".")[2]): dotted for dotted in reversed(candidates)}
+        close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=cutoff)
+        if close:
+            return [names[close[0]]]
+    return []
+
+
 def _describe(error, positions, source, override_keys):
-    loc = [
-        part
-        for part in error["loc"]
-        if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
-    ]
-    # pydantic inserts the branch of a union (e.g. 'int', 'list[int]') into loc; drop those.
-    loc = [
-        p
-        for p in loc
-        if not (isinstance(p, str) and p in {"int", "str", "float", "bool", "dict", "list"})
-    ]
+    loc = list(_clean_loc(error["loc"]))
     dotted = ".".join(str(p) for p in loc if not isinstance(p, int))
     display = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(
         ".[", "["
     )
-    where = source
-    key_path = dotted
-    while key_path and key_path not in positions:
-        key_path = key_path.rpartition(".")[0]
-    if dotted in override_keys or any(dotted.startswith(k + ".") for k in override_keys):
-        where = f"override {dotted}"
-    elif key_path in positions:
-        line, column = positions[key_path]
-        where = f"{source}:{line}:{column}"
-
-    kind = error["type"]
+    where = _where(dotted, positions, source, override_keys)
+    kind, got = error["type"], error.get("input")
     if kind == "extra_forbidden":
-        parent = _schema_at([p for p in loc[:-1] if not isinstance(p, int)])
-        valid = list(parent.model_fields) if parent else []
-        close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
-        parent_path = display.rpartition(".")[0]
-        hint = (
-            f" — did you mean {parent_path + '.' if parent_path else ''}{close[0]}?"
-            if close
-            else ""
-        )
-        known = f" (valid keys: {', '.join(valid)})" if valid and not close else ""
-        return f"{where}: {display}: unknown key{hint}{known}"
+        parent = ".".join(str(p) for p in loc[:-1] if not isinstance(p, int))
+        close = suggest(parent, str(loc[-1]))
+        if close:
+            return f"{where}: {display}: unknown key — did you mean {' or '.join(close)}?"
+        section = _schema_at(parent.split(".") if parent else [])
+        valid = f" (valid keys: {', '.join(section.model_fields)})" if section else ""
+        return f"{where}: {display}: unknown key{valid}"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"{where}: {display}: expected one of {expected}, got {error['input']!r}"
+        return f"{where}: {display}: expected one of {expected}, got {_short(got)}"
     if kind == "value_error":
         return f"{where}: {display or 'config'}: {error['msg'].removeprefix('Value error, ')}"
-    got = error.get("input")
-    return f"{where}: {display}: {error['msg'].lower()}, got {got!r}"
+    if kind == "string_pattern_mismatch":
+        pattern = error["ctx"]["pattern"]
+        return (
+            f"{where}: {display}: only letters, digits, '.', '_' and '-' are allowed "
+            f"(pattern {pattern}), got {_short(got)}"
+        )
+    if kind == "string_too_long":
+        limit = error["ctx"]["max_length"]
+        return (
+            f"{where}: {display}: at most {limit} characters (it becomes part of a folder "
+            f"name), got {len(got)}"
+        )
+    message = error["msg"][:1].lower() + error["msg"][1:]
+    return f"{where}: {display}: {message}, got {_short(got)}"

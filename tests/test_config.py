@@ -82,7 +82,10 @@ def test_every_problem_is_reported_together(tmp_path):
         ("model: {type: knn, k: 0}", "model.k: input should be greater than 0"),
         ("model: {k: [1, 0]}", "model.k[1]: input should be greater than 0"),
         ("seed: -3", "seed: input should be greater than or equal to 0"),
-        ("name: 'a b'", "name: string should match pattern"),
+        (
+            "name: 'a b'",
+            "name: only letters, digits, '.', '_' and '-' are allowed (pattern ^[A-Za-z0-9._-]+$)",
+        ),
         ("[1, 2]", "an experiment file is a mapping"),
     ],
 )
