@@ -5,7 +5,7 @@ import tempfile
 
 from benchmarks.harness import compare
 from nnctl.config import validate
-from nnctl.training.sweep import run_sweep
+from nnctl.sweep import run_sweep
 
 
 def config(npz):

@@ -1,6 +1,8 @@
 """Atomic file writes: a temporary file in the destination's folder, fsync, then rename.
 
 A process killed at any moment leaves either the old or the new version, never half a file.
+Files get the permissions the umask gives ordinary new files (result folders are shared on
+lab servers and read by Dask workers), not the 0600 of a bare temporary file.
 """
 
 import os
@@ -9,6 +11,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+
+def file_mode():
+    """0666 less the process's umask: the mode open() would give a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 @contextmanager
@@ -20,6 +29,7 @@ def atomic_open(path, mode="w"):
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
             yield f
             f.flush()

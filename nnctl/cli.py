@@ -1,49 +1,58 @@
 """The nnctl command line: parse, delegate, report. No logic a test would need lives here.
 
-Exit codes: 0 success; 1 the experiment failed or diverged; 2 the user's input was wrong;
-130 interrupted (a checkpoint was left to resume from).
+Exit codes: 0 success; 1 the experiment failed or diverged; 2 the user's input was wrong
+(including a damaged file the user pointed at); 130 interrupted (Ctrl-C or SIGTERM; a run
+leaves a checkpoint to resume from). Every failure is one line on stderr; --debug shows the
+traceback instead, and a run's own failures keep theirs in its log.txt.
 """
 
 import json
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
 
-from nnctl import __version__
+from nnctl import __version__, console, signals
 from nnctl.errors import NnctlError
 
 log = logging.getLogger("nnctl")
 
 
 class _Group(click.Group):
-    """Turns nnctl's own errors into one line on stderr and their exit code (--debug: traceback)."""
+    """Turns every error into one line on stderr and its exit code (--debug: traceback);
+    SIGTERM stops a command like Ctrl-C does."""
 
     def invoke(self, ctx):
+        debug = bool(ctx.obj and ctx.obj.get("debug")) or "--debug" in sys.argv[1:2]
         try:
-            return super().invoke(ctx)
+            with signals.terminate_as_interrupt():
+                return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
         except NnctlError as err:
-            if ctx.obj and ctx.obj.get("debug"):
+            if debug:
                 raise
             lines = str(err).splitlines() or [type(err).__name__]
             click.echo(f"error: {lines[0]}", err=True)
             for line in lines[1:]:  # a config error lists every problem, one per line
                 click.echo(f"error: {line}", err=True)
             sys.exit(err.exit_code)
-
-
-def _setup_logging(quiet):
-    """Console logs on stderr for people (records above INFO only when quiet)."""
-    if not any(getattr(h, "_nnctl_console", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._nnctl_console = True
-        log.addHandler(handler)
-    for handler in log.handlers:
-        if getattr(handler, "_nnctl_console", False):
-            handler.setLevel(logging.WARNING if quiet else logging.INFO)
-    log.setLevel(logging.INFO)
+        except KeyboardInterrupt:
+            if debug:
+                raise
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as err:
+            if debug:
+                raise
+            click.echo(
+                f"error: internal error ({type(err).__name__}: {err}); "
+                "run with --debug for the traceback",
+                err=True,
+            )
+            sys.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,7 +68,21 @@ def _fmt(value, spec=".4f"):
     return "-" if value is None else format(value, spec)
 
 
+def _progress_context(progress):
+    """Log lines go through tqdm while a bar is shown, so they do not break it."""
+    if not progress:
+        return nullcontext()
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    return logging_redirect_tqdm(loggers=[log])
+
+
 DIR = click.Path(file_okay=False, path_type=Path)
+PROGRESS = click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars (default: only when stderr is a terminal).",
+)
 
 
 @main.command()
@@ -73,8 +96,11 @@ DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--seed", type=int, help="The run's seed (overrides the config's seed).")
 @click.option("--resume", type=DIR, help="Continue an interrupted run folder from its checkpoint.")
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch logs.")
+@PROGRESS
 @click.option("--print-config", is_flag=True, help="Print the resolved config and exit.")
-def train(config_file, overrides, runs_dir, data_dir, name, seed, resume, quiet, print_config):
+def train(
+    config_file, overrides, runs_dir, data_dir, name, seed, resume, quiet, progress, print_config
+):
     """Train the experiment CONFIG_FILE, with optional KEY=VALUE overrides.
 
     Example: nnctl train configs/cifar10_fc.yaml train.learning_rate=5e-4 model.dropout=0.5
@@ -91,19 +117,16 @@ def train(config_file, overrides, runs_dir, data_dir, name, seed, resume, quiet,
     if print_config:
         click.echo(to_yaml(config), nl=False)
         return
-    _setup_logging(quiet)
-    from contextlib import nullcontext
-
-    from tqdm.contrib.logging import logging_redirect_tqdm
-
-    # Log lines go through tqdm so they do not break the progress bar (there is none if quiet).
-    with nullcontext() if quiet else logging_redirect_tqdm(loggers=[log]):
+    console.setup(quiet)
+    progress = console.show_progress(progress) and not quiet
+    with _progress_context(progress):
         result = run_experiment(
             config,
             runs_dir,
             data_dir=data_dir,
             base_dir=config_file.parent,
             quiet=quiet,
+            progress=progress,
             resume=resume,
         )
     click.echo(f"run folder: {result.run_dir}")
@@ -144,11 +167,11 @@ def train(config_file, overrides, runs_dir, data_dir, name, seed, resume, quiet,
 )
 @click.option(
     "--resume",
-    type=DIR,
     is_flag=False,
-    flag_value=Path(""),
+    flag_value="",
     help="Continue a sweep folder (without a value: this config's newest sweep).",
 )
+@click.option("--retry-failed", is_flag=True, help="With --resume: run failed trials again.")
 @click.option(
     "--runs-dir", type=DIR, default=Path("runs"), show_default=True, help="Where sweep folders go."
 )
@@ -156,6 +179,7 @@ def train(config_file, overrides, runs_dir, data_dir, name, seed, resume, quiet,
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed trial.")
 @click.option("--dry-run", is_flag=True, help="Print the trials and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bar or logs.")
+@PROGRESS
 def sweep(
     config_file,
     overrides,
@@ -163,26 +187,29 @@ def sweep(
     executor,
     scheduler,
     resume,
+    retry_failed,
     runs_dir,
     data_dir,
     fail_fast,
     dry_run,
     quiet,
+    progress,
 ):
     """Run every trial of CONFIG_FILE's sweep: block (grid or random search), in parallel.
 
     Example: nnctl sweep configs/cifar10_twolayer.yaml --workers 2
     """
     from nnctl.config import load_config
-    from nnctl.training.search import expand
-    from nnctl.training.sweep import find_sweep, run_sweep
+    from nnctl.sweep import expand, find_sweep, run_sweep
 
+    if retry_failed and resume is None:
+        raise click.UsageError("--retry-failed goes with --resume")
     if config_file is None:
-        if not resume or str(resume) in ("", "."):
+        if not resume:
             raise click.UsageError("give CONFIG_FILE, or --resume SWEEP_DIR")
         config_file = Path(resume) / "config.yaml"
     config = load_config(config_file, overrides)
-    if resume is not None and str(resume) in ("", "."):
+    if resume == "":
         resume = find_sweep(runs_dir, config.name)
     if dry_run:
         trials = expand(config)
@@ -191,19 +218,23 @@ def sweep(
             click.echo(f"{trial.number:>4}  seed={trial.config.seed}  {params}")
         click.echo(f"{len(trials)} trials")
         return
-    _setup_logging(quiet)
-    result = run_sweep(
-        config,
-        runs_dir,
-        workers=workers,
-        executor=executor,
-        scheduler=scheduler,
-        resume=resume,
-        fail_fast=fail_fast,
-        data_dir=data_dir,
-        base_dir=config_file.parent,
-        quiet=quiet,
-    )
+    console.setup(quiet)
+    progress = console.show_progress(progress) and not quiet
+    with _progress_context(progress):
+        result = run_sweep(
+            config,
+            runs_dir,
+            workers=workers,
+            executor=executor,
+            scheduler=scheduler,
+            resume=resume,
+            retry_failed=retry_failed,
+            fail_fast=fail_fast,
+            data_dir=data_dir,
+            base_dir=config_file.parent,
+            quiet=quiet,
+            progress=progress,
+        )
     click.echo(f"sweep folder: {result.folder}")
     click.echo(f"{'rank':>4}  {config.sweep.metric:>16}  {'trials':<10} params")
     for rank, point in enumerate(result.points[:5], start=1):
@@ -211,9 +242,15 @@ def sweep(
         params = "  ".join(f"{k}={v}" for k, v in point["params"].items())
         trials = ",".join(map(str, point["trials"]))
         click.echo(f"{rank:>4}  {metric:>16}  {trials:<10} {params}")
-    failed = sum(row["status"] == "failed" for row in result.rows)
-    if failed:
-        click.echo(f"{failed} of {len(result.rows)} trials failed (see their log.txt)", err=True)
+    counts = {}
+    for row in result.rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    unfinished = {k: v for k, v in counts.items() if k != "completed"}
+    if unfinished:
+        described = ", ".join(
+            f"{v} {k or 'not run'}" for k, v in sorted(unfinished.items(), key=str)
+        )
+        click.echo(f"{described} of {len(result.rows)} trials (see their log.txt)", err=True)
     if result.best is None:
         click.echo("error: no trial finished with a result", err=True)
         sys.exit(1)
@@ -224,10 +261,14 @@ def sweep(
 @click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True)
 @click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
 def eval_(run_dir, split, data_dir):
-    """Score a saved run's model on the test (or validation) split."""
+    """Score a saved run's model on the test (or validation) split.
+
+    RUN_DIR may be a sweep folder: its best trial is scored."""
     from nnctl.experiment import evaluate_run
 
     result = evaluate_run(run_dir, split=split, data_dir=data_dir)
+    if result.note:
+        click.echo(f"note: {result.note}", err=True)
     click.echo(f"{result.run_dir}: {split} accuracy {result.accuracy:.4f}")
     width = max(len(n) for n in result.class_names)
     for name, acc in result.per_class.items():
@@ -245,19 +286,9 @@ def eval_(run_dir, split, data_dir):
 )
 def viz_weights(run_dir, out, layer):
     """Picture a saved run's learned weights (image tiles, class templates or a heat map)."""
-    from nnctl.experiment import load_run, plot_model_weights
-    from nnctl.models import KNearestNeighbor
+    from nnctl.experiment import picture_weights
 
-    folder, _, model, info, _ = load_run(run_dir)
-    if isinstance(model, KNearestNeighbor):
-        from nnctl.errors import RunError
-
-        raise RunError(f"{folder.path} is a kNN run: it has no learned weights to picture")
-    out = out or folder.plots / ("weights.png" if layer == 1 else f"weights_layer{layer}.png")
-    path = plot_model_weights(
-        model, info.get("image_shape"), info.get("class_names"), info["preprocess"], out, layer
-    )
-    click.echo(f"wrote {path}")
+    click.echo(f"wrote {picture_weights(run_dir, out, layer)}")
 
 
 @main.command()
@@ -358,7 +389,7 @@ def datasets_download(name, data_dir):
 @click.option("--top", type=click.IntRange(min=1), help="Show only the first N.")
 @click.option("--csv", "as_csv", is_flag=True, help="Comma-separated output for scripts.")
 def runs_(runs_dir, sort, top, as_csv):
-    """A table of the runs in a runs folder."""
+    """A table of the runs and sweeps in a runs folder (`stale`: its process was killed)."""
     from nnctl.runs import list_runs
 
     rows = list_runs(runs_dir, sort=sort, top=top)
@@ -382,8 +413,10 @@ def runs_(runs_dir, sort, top, as_csv):
     )
     for r in rows:
         seconds = "-" if r["seconds"] is None else f"{r['seconds']:.1f}s"
+        epochs = "-" if r["epochs"] is None else r["epochs"]
+        best = f"  best: trial {r['best_trial']}" if r.get("best_trial") else ""
         click.echo(
             f"{r['run']:<{width}}  {r['status'] or '-':<11} {r['model'] or '-':<5} "
             f"{_fmt(r['best_val_acc']):>8} {_fmt(r['test_acc']):>7} "
-            f"{'-' if r['epochs'] is None else r['epochs']:>6} {seconds:>8}"
+            f"{epochs:>6} {seconds:>8}{best}"
         )

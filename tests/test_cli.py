@@ -122,8 +122,16 @@ def test_overrides_name_seed_and_print_config(runner, tmp_path, tiny):
     assert not (tmp_path / "runs").exists()
 
 
-def test_knn_run_has_no_weights_to_picture(runner, tmp_path, tiny):
-    result = train(runner, tmp_path, tiny, "model.type=knn", "model.k=[1,3]", "data.split.val=0")
+KNN = """\
+name: knn
+data: {dataset: blobs, classes: 3, dim: 4, split: {train: 120, val: 0, test: 30}}
+model: {type: knn, k: [1, 3]}
+"""
+
+
+def test_knn_run_has_no_weights_to_picture(runner, tmp_path):
+    (tmp_path / "knn.yaml").write_text(KNN)
+    result = train(runner, tmp_path, tmp_path / "knn.yaml")
     assert result.exit_code == 0, result.output
     assert "k = " in result.output
     run = next(p for p in (tmp_path / "runs").iterdir() if p.name != "latest")
@@ -226,8 +234,9 @@ def test_gradcheck(runner, tiny, monkeypatch):
     )
 
 
-def test_gradcheck_rejects_knn(runner, tiny):
-    result = invoke(runner, "gradcheck", tiny, "model.type=knn")
+def test_gradcheck_rejects_knn(runner, tmp_path):
+    (tmp_path / "knn.yaml").write_text(KNN)
+    result = invoke(runner, "gradcheck", tmp_path / "knn.yaml")
     assert result.exit_code == 2 and "kNN has no gradients" in result.output
 
 
@@ -239,6 +248,16 @@ def test_datasets_list_and_download_errors(runner, tmp_path):
     assert result.exit_code == 2 and "cannot be downloaded" in result.output
 
 
-def test_debug_shows_the_traceback(runner, tmp_path):
-    result = runner.invoke(main, ["--debug", "train", str(tmp_path / "nope.yaml")])
-    assert result.exit_code != 0 and result.exception is not None
+def test_debug_shows_the_traceback_and_without_it_one_line(tmp_path):
+    command = [sys.executable, "-m", "nnctl", "train", str(tmp_path / "nope.yaml")]
+    plain = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 2
+    assert plain.stderr.splitlines() == [
+        f"error: experiment file {tmp_path / 'nope.yaml'} does not exist"
+    ]
+    debug = subprocess.run(
+        [*command[:3], "--debug", *command[3:]], capture_output=True, text=True, timeout=60
+    )
+    assert debug.returncode != 0
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "ConfigError: experiment file" in debug.stderr

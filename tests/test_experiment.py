@@ -71,7 +71,8 @@ def test_a_run_writes_every_file(tmp_path):
 def test_evaluation_matches_an_independent_count(tmp_path):
     run = run_experiment(blobs_config(), tmp_path, quiet=True).run_dir
     result = evaluate_run(run)
-    _, config, model, _, states = load_run(run)
+    saved = load_run(run)
+    config, model, states = saved.config, saved.model, saved.states
     # Rebuild the test set by hand: regenerate the data and standardise with the saved state.
     from nnctl.datasets import load_dataset
     from nnctl.experiment import generators

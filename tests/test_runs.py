@@ -72,11 +72,11 @@ def test_summary_metrics_and_history(tmp_path):
     folder = RunFolder(create_run_dir(tmp_path, "x"))
     folder.update_summary(status="running", seed=1)
     folder.update_summary(status="completed", best_val_acc=np.float32(0.5), test_acc=float("nan"))
-    assert folder.read_summary() == {
+    assert folder.read_summary() == {  # None (NaN) is absent, not a marker
         "status": "completed",
         "seed": 1,
         "best_val_acc": 0.5,
-        "test_acc": None,
+        "format": 1,
     }
     assert "NaN" not in folder.summary_path.read_text()  # strict JSON for other tools
     folder.append_metrics({"step": 1, "loss": 2.0})
@@ -108,7 +108,12 @@ def test_model_file_has_no_pickles_and_round_trips(tmp_path):
     with np.load(folder.model_path, allow_pickle=False) as f:
         assert sorted(f.files) == ["info", "model/W1", "preprocess/0/subtract_mean/mean"]
     info, model_arrays, pre = folder.load_model()
-    assert info == {"spec": spec, "preprocess": ["subtract_mean"], "class_names": ["a", "b"]}
+    assert info == {
+        "format": 1,
+        "spec": spec,
+        "preprocess": ["subtract_mean"],
+        "class_names": ["a", "b"],
+    }
     np.testing.assert_array_equal(model_arrays["W1"], np.ones((2, 3)))
     assert list(pre) == ["preprocess/0/subtract_mean/mean"]
 

@@ -5,8 +5,10 @@ augmentation, a divergence guard, callbacks and exact checkpoints.
                     lr_decay=0.95, batch_size=200, num_epochs=10, rng=rng)
     solver.train()
 
-`data` holds X_train, y_train, X_val, y_val. The model follows the contract of
-nnctl.models: `model.params` and `model.loss(X, y=None)`.
+`data` holds X_train, y_train, X_val, y_val. The model follows nnctl.models.TrainableModel
+(params, reg, rng, loss, state_arrays, load_state_arrays). The Solver knows no run folders:
+it reports through callbacks, and its checkpoint is a dict of arrays (state_arrays /
+load_state) that the caller stores where it likes.
 """
 
 import copy
@@ -20,15 +22,16 @@ import numpy as np
 from nnctl import atomic
 from nnctl.errors import RunError
 from nnctl.nn.optim import UPDATE_RULES
+from nnctl.status import Status
 
 log = logging.getLogger(__name__)
 
-COMPLETED, DIVERGED, INTERRUPTED, EARLY_STOPPED = (
-    "completed",
-    "diverged",
-    "interrupted",
-    "early_stopping",
-)
+EARLY_STOPPING = "early_stopping"  # the stop_reason of a run that stopped on its patience
+# The keys of a checkpoint's meta record; anything else was written by another version.
+CHECKPOINT_META = {
+    "epoch", "iteration", "batch_in_epoch", "best_val_acc", "best_score", "best_epoch",
+    "first_loss", "update_rule", "optim_scalars", "rng", "model_rng", "stop_reason",
+}  # fmt: skip
 # The Solver's records of training, saved with every checkpoint.
 HISTORIES = ("loss_history", "train_acc_history", "val_acc_history", "lr_history", "epoch_seconds")
 
@@ -60,7 +63,8 @@ class Solver:
     - num_train_samples, num_val_samples: accuracy is measured on that many examples
       (None: all of them)
     - print_every: log the loss every this many iterations (when verbose)
-    - verbose: log progress and show a progress bar
+    - verbose: log the loss every print_every iterations (epoch lines are always logged)
+    - progress: show a progress bar (only on a terminal, the caller decides)
     - rng: numpy Generator (or seed) for shuffling and augmentation
     - early_stopping: stop after this many epochs without a new best validation accuracy
     - augment: a function (X_batch, rng) -> X_batch applied to training batches
@@ -69,9 +73,10 @@ class Solver:
       NaN/inf stop a run)
 
     After train(): loss_history (one per iteration), train_acc_history and val_acc_history (one
-    per epoch), lr_history, best_val_acc, best_params (restored into the model), status
-    (completed | diverged | interrupted | early_stopping) and, if diverged, diverged_at
-    (the iteration).
+    per epoch; None where there is no validation data), lr_history, best_val_acc (None without
+    validation data), best_epoch, best_params (restored into the model unless interrupted),
+    status (a Status: completed, diverged or interrupted), stop_reason (early_stopping when
+    the patience ran out) and, if diverged, diverged_at (the iteration).
     """
 
     def __init__(
@@ -88,6 +93,7 @@ class Solver:
         num_val_samples=None,
         print_every=10,
         verbose=True,
+        progress=False,
         rng=None,
         early_stopping=None,
         augment=None,
@@ -107,6 +113,7 @@ class Solver:
         self.num_val_samples = num_val_samples
         self.print_every = print_every
         self.verbose = verbose
+        self.progress = progress
         self.rng = np.random.default_rng(rng)  # a Generator is shared, not copied
         self.early_stopping = early_stopping
         self.augment = augment
@@ -124,8 +131,8 @@ class Solver:
         self.status = None
         self.stop_reason = None
         self.diverged_at = None
-        self.best_val_acc = -1.0
-        self.best_score = -1.0  # what picks the best epoch: validation accuracy, else training
+        self.best_val_acc = None
+        self.best_score = -math.inf  # picks the best epoch: validation accuracy, else training
         self.best_epoch = 0
         self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         self.loss_history = []
@@ -148,7 +155,7 @@ class Solver:
         return float(config.get("learning_rate", 1e-2))
 
     def request_stop(self):
-        """Finish the current step, then stop with status 'interrupted' (for Ctrl-C)."""
+        """Finish the current step, then stop with status interrupted (for Ctrl-C)."""
         self._stop_requested = True
 
     # -- training ------------------------------------------------------------------------
@@ -180,7 +187,7 @@ class Solver:
         with tqdm(
             total=self.num_epochs * self.iterations_per_epoch,
             initial=self.iteration,
-            disable=not self.verbose,
+            disable=not self.progress,
             unit="it",
             leave=False,
         ) as bar:
@@ -191,27 +198,29 @@ class Solver:
                 while self.batch_in_epoch < self.iterations_per_epoch:
                     lo = self.batch_in_epoch * self.batch_size
                     loss = self._step(self.perm[lo : lo + self.batch_size])
-                    if self.status == DIVERGED:
+                    if self.status is Status.DIVERGED:
                         break
                     self.loss_history.append(loss)
                     self.iteration += 1
                     self.batch_in_epoch += 1
                     bar.update()
-                    if self.verbose and self.iteration % self.print_every == 0:
+                    if self.progress and self.iteration % self.print_every == 0:
                         bar.set_postfix(
                             loss=f"{loss:.4f}", lr=f"{self.learning_rate:.2e}", val=self._last_val()
                         )
                     for cb in self.callbacks:
                         cb.on_step(self, loss)
                     if self._stop_requested:
-                        self.status = INTERRUPTED
+                        self.status = Status.INTERRUPTED
                         break
                 if self.status is not None:
                     break
                 self._end_epoch(time.perf_counter() - start)
+                if self._stop_requested and self.status is None:  # asked during the epoch's end
+                    self.status = Status.INTERRUPTED
         if self.status is None:
-            self.status = COMPLETED
-        if self.status != INTERRUPTED:
+            self.status = Status.COMPLETED
+        if self.status is not Status.INTERRUPTED:
             self.restore_best()
         for cb in self.callbacks:
             cb.on_train_end(self)
@@ -225,7 +234,7 @@ class Solver:
         )
         if math.isfinite(loss) and not exploded:
             return True
-        self.status = DIVERGED
+        self.status = Status.DIVERGED
         self.diverged_at = self.iteration + 1
         log.warning("loss became %s at iteration %d: the run diverged", loss, self.diverged_at)
         return False
@@ -246,8 +255,8 @@ class Solver:
         self.lr_history.append(lr)
         self.epoch_seconds.append(seconds)
         # Without validation data the best epoch is the one with the best training accuracy
-        # (best_val_acc then stays NaN).
-        score = val_acc if not math.isnan(val_acc) else train_acc
+        # (best_val_acc then stays None).
+        score = val_acc if val_acc is not None else train_acc
         if score > self.best_score:
             self.best_score = score
             self.best_val_acc = val_acc
@@ -256,13 +265,15 @@ class Solver:
         record = self.epoch_record(self.epoch - 1)
         # Always logged: the console shows it unless quiet, a run's log.txt keeps it anyway.
         log.info(
-            "epoch %d/%d  loss %.4f  train acc %.4f  val acc %.4f  lr %.2e  (%.1fs)",
-            self.epoch, self.num_epochs, record["loss"], train_acc, val_acc, lr, seconds,
+            "epoch %d/%d  loss %.4f  train acc %.4f  val acc %s  lr %.2e  (%.1fs)",
+            self.epoch, self.num_epochs, record["loss"], train_acc,
+            "-" if val_acc is None else f"{val_acc:.4f}", lr, seconds,
         )  # fmt: skip
         for cb in self.callbacks:
             cb.on_epoch_end(self, record)
         if self.early_stopping and self.epoch - self.best_epoch >= self.early_stopping:
-            self.status = EARLY_STOPPED
+            self.status = Status.COMPLETED
+            self.stop_reason = EARLY_STOPPING
             log.info(
                 "no better validation accuracy for %d epochs: stopping early", self.early_stopping
             )
@@ -284,7 +295,8 @@ class Solver:
         return [self.epoch_record(i) for i in range(self.epoch)]
 
     def _last_val(self):
-        return f"{self.val_acc_history[-1]:.3f}" if self.val_acc_history else "-"
+        last = self.val_acc_history[-1] if self.val_acc_history else None
+        return "-" if last is None else f"{last:.3f}"
 
     def restore_best(self):
         """Put the best parameters seen so far back into the model."""
@@ -295,11 +307,11 @@ class Solver:
 
         With num_samples < N, a subsample is scored; it is drawn from a Generator seeded by the
         iteration count, so it is reproducible and leaves the training randomness untouched.
-        NaN when X is empty.
+        None when X is empty (there is no accuracy to report).
         """
         N = len(X)
         if N == 0:
-            return float("nan")
+            return None
         if num_samples is not None and N > num_samples:
             idx = np.random.default_rng(self.iteration).choice(N, num_samples, replace=False)
             X, y = X[idx], y[idx]
@@ -316,8 +328,7 @@ class Solver:
         """Everything needed to continue exactly where training stands, as named arrays."""
         arrays = {f"param/{k}": v for k, v in self.model.params.items()}
         arrays.update({f"best/{k}": v for k, v in self.best_params.items()})
-        if hasattr(self.model, "state_arrays"):
-            arrays.update({f"model_state/{k}": v for k, v in self.model.state_arrays().items()})
+        arrays.update({f"model_state/{k}": v for k, v in self.model.state_arrays().items()})
         scalars = {}
         for name, config in self.optim_configs.items():
             scalars[name] = {}
@@ -328,54 +339,52 @@ class Solver:
                     scalars[name][key] = value
         if self.perm is not None:
             arrays["perm"] = self.perm
-        for key in HISTORIES:
-            arrays[key] = np.asarray(getattr(self, key), dtype=np.float64)
+        for key in HISTORIES:  # None (no validation data) is stored as NaN
+            arrays[key] = np.array(getattr(self, key), dtype=np.float64)
         meta = {
             "epoch": self.epoch,
             "iteration": self.iteration,
             "batch_in_epoch": self.batch_in_epoch,
             "best_val_acc": self.best_val_acc,
-            "best_score": self.best_score,
+            "best_score": None if self.best_score == -math.inf else self.best_score,
             "best_epoch": self.best_epoch,
             "first_loss": self.first_loss,
             "update_rule": self.update_rule_name,
             "optim_scalars": scalars,
             "rng": self.rng.bit_generator.state,
+            "stop_reason": self.stop_reason,
         }
-        model_rng = getattr(self.model, "rng", None)  # draws dropout masks
-        if model_rng is not None:
-            meta["model_rng"] = model_rng.bit_generator.state
+        if self.model.rng is not None:  # draws dropout masks
+            meta["model_rng"] = self.model.rng.bit_generator.state
         arrays["meta"] = np.array(json.dumps(meta))
         return arrays
 
-    def save_checkpoint(self, path):
-        """Write state_arrays() to path atomically (an .npz without pickles)."""
-        atomic.save_npz(path, self.state_arrays())
+    def load_state(self, arrays):
+        """Restore the state state_arrays() returned, so train() continues exactly.
 
-    def load_checkpoint(self, path):
-        """Restore the state saved by save_checkpoint, so train() continues exactly."""
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                arrays = {k: f[k] for k in f.files}
-            meta = json.loads(str(arrays["meta"]))
-        except (OSError, ValueError, KeyError) as err:
-            raise RunError(f"checkpoint {path} cannot be read ({err})") from None
-        if meta["update_rule"] != self.update_rule_name:
-            saved, now = meta["update_rule"], self.update_rule_name
-            raise RunError(f"checkpoint {path} was made with update rule {saved}, not {now}")
+        Raises RunError (without touching the model) when the arrays do not fit this model
+        and update rule, or hold keys this version does not write (a newer nnctl's file).
+        """
+        meta = self._checked_meta(arrays)
+        params = {}
+        for prefix in ("param/", "best/"):
+            for name, value in self.model.params.items():
+                saved = arrays.get(prefix + name)
+                if saved is None or saved.shape != value.shape:
+                    got = "missing" if saved is None else f"shaped {saved.shape}"
+                    raise RunError(f"{prefix}{name} is {got}; the model needs {value.shape}")
+                params[prefix + name] = saved.astype(value.dtype)
         self._reset()
-        dtype_of = {k: v.dtype for k, v in self.model.params.items()}
-        for prefix, target in (("param/", self.model.params), ("best/", self.best_params)):
-            for name in dtype_of:
-                target[name] = arrays[prefix + name].astype(dtype_of[name])
-        if hasattr(self.model, "load_state_arrays"):
-            self.model.load_state_arrays(
-                {
-                    k.removeprefix("model_state/"): v
-                    for k, v in arrays.items()
-                    if k.startswith("model_state/")
-                }
-            )
+        for name in self.model.params:
+            self.model.params[name] = params["param/" + name]
+            self.best_params[name] = params["best/" + name]
+        self.model.load_state_arrays(
+            {
+                k.removeprefix("model_state/"): v
+                for k, v in arrays.items()
+                if k.startswith("model_state/")
+            }
+        )
         for name in self.optim_configs:
             config = copy.deepcopy(meta["optim_scalars"].get(name, {}))
             for key, value in arrays.items():
@@ -384,17 +393,51 @@ class Solver:
             self.optim_configs[name] = config
         self.perm = arrays.get("perm")
         for key in HISTORIES:
-            setattr(self, key, [float(v) for v in arrays[key]])
-        for key in (
-            "epoch",
-            "iteration",
-            "batch_in_epoch",
-            "best_val_acc",
-            "best_score",
-            "best_epoch",
-            "first_loss",
-        ):
+            values = [float(v) for v in arrays[key]]
+            if key in ("train_acc_history", "val_acc_history"):
+                values = [None if math.isnan(v) else v for v in values]
+            setattr(self, key, values)
+        for key in ("epoch", "iteration", "batch_in_epoch", "best_val_acc", "best_epoch"):
             setattr(self, key, meta[key])
+        self.first_loss = meta["first_loss"]
+        self.stop_reason = meta.get("stop_reason")
+        self.best_score = -math.inf if meta["best_score"] is None else meta["best_score"]
         self.rng.bit_generator.state = meta["rng"]
-        if meta.get("model_rng") and getattr(self.model, "rng", None) is not None:
+        if meta.get("model_rng") and self.model.rng is not None:
             self.model.rng.bit_generator.state = meta["model_rng"]
+
+    def _checked_meta(self, arrays):
+        if "meta" not in arrays:
+            raise RunError("it has no meta record")
+        try:
+            meta = json.loads(str(arrays["meta"]))
+        except ValueError as err:
+            raise RunError(f"its meta record is not JSON ({err})") from None
+        if not isinstance(meta, dict):
+            raise RunError("its meta record is not a JSON object")
+        unknown = sorted(set(meta) - CHECKPOINT_META)
+        if unknown:
+            raise RunError(f"it has keys this nnctl does not know (a newer version?): {unknown}")
+        missing = sorted(CHECKPOINT_META - {"model_rng", "stop_reason"} - set(meta))
+        if missing or any(key not in arrays for key in HISTORIES):
+            raise RunError(f"it lacks {missing or 'its histories'}")
+        if meta["update_rule"] != self.update_rule_name:
+            saved, now = meta["update_rule"], self.update_rule_name
+            raise RunError(f"it was made with update rule {saved}, not {now}")
+        return meta
+
+    def save_checkpoint(self, path):
+        """Write state_arrays() to path atomically (an .npz without pickles)."""
+        atomic.save_npz(path, self.state_arrays())
+
+    def load_checkpoint(self, path):
+        """Restore the state save_checkpoint wrote to path; RunError naming the file when it
+        cannot be read or does not fit."""
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+            self.load_state(arrays)
+        except RunError as err:
+            raise RunError(f"checkpoint {path}: {err}") from None
+        except Exception as err:  # a damaged file: zip, npy header or JSON errors
+            raise RunError(f"checkpoint {path} is damaged ({type(err).__name__}: {err})") from None

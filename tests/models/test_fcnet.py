@@ -216,7 +216,7 @@ def test_build_model_from_config():
     )
     assert isinstance(model, FullyConnectedNet) and model.dtype == np.float64
     assert build_model({"type": "knn", "k": [5, 3]}, 3, 2).k == 3
-    with pytest.raises(ModelError, match="unknown model type 'cnn'"):
+    with pytest.raises(UserInputError, match="unknown model type .cnn."):
         build_model({"type": "cnn"}, 3, 2)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from nnctl.config import validate
 from nnctl.errors import ConfigError
-from nnctl.training.search import edge_warnings, expand, points
+from nnctl.sweep.space import edge_warnings, expand, points
 
 
 def config(sweep, **top):

@@ -14,7 +14,7 @@ import yaml
 
 from nnctl.config import load_config, validate
 from nnctl.errors import ExperimentFailed, RunError
-from nnctl.training.sweep import run_sweep
+from nnctl.sweep import run_sweep
 
 BASE = {
     "name": "toy",
@@ -49,7 +49,7 @@ def numbers(rows):
 
 
 def test_parallel_equals_sequential_and_the_folder_is_complete(tmp_path, monkeypatch):
-    import nnctl.training.sweep as sweep_module
+    import nnctl.sweep.driver as sweep_module
 
     loads = []
     real_load = sweep_module.load_dataset
@@ -86,29 +86,66 @@ def test_parallel_equals_sequential_and_the_folder_is_complete(tmp_path, monkeyp
     assert (folder / best["folder"] / "eval.json").is_file()
 
 
-def test_a_failing_and_a_diverging_trial_are_recorded_and_the_sweep_goes_on(tmp_path):
-    config = make_config(**{"train.learning_rate": [1e-3, 1e7], "data.augment": [None, ["hflip"]]})
+def fail_when(monkeypatch, predicate):
+    """Trials whose config satisfies predicate fail after training (inline workers only)."""
+    from nnctl.experiment.runners import NetJob
+
+    real_plot = NetJob._plot
+
+    def plot(self, folder):
+        if predicate(self.config):
+            raise RuntimeError("out of cheese")
+        return real_plot(self, folder)
+
+    monkeypatch.setattr(NetJob, "_plot", plot)
+
+
+def test_a_failing_and_a_diverging_trial_are_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
+    config = make_config(**{"train.learning_rate": [1e-3, 1e7], "model.reg": [0.0, 0.5]})
+    fail_when(monkeypatch, lambda c: c.model.reg == 0.5)
     result = run_sweep(config, tmp_path, workers=1, quiet=True)
-    rows = {
-        (r["train.learning_rate"], r["data.augment"]): r["status"] for r in results(result.folder)
-    }
+    rows = {(r["train.learning_rate"], r["model.reg"]): r["status"] for r in results(result.folder)}
     assert rows == {
-        ("0.001", ""): "completed",
-        ("10000000.0", ""): "diverged",
-        ("0.001", '["hflip"]'): "failed",
-        ("10000000.0", '["hflip"]'): "failed",
+        ("0.001", "0.0"): "completed",
+        ("10000000.0", "0.0"): "diverged",
+        ("0.001", "0.5"): "failed",
+        ("10000000.0", "0.5"): "failed",
     }
     failed = next(r for r in results(result.folder) if r["status"] == "failed")
-    assert "augment needs image data" in (result.folder / failed["folder"] / "log.txt").read_text()
+    log = (result.folder / failed["folder"] / "log.txt").read_text()
+    assert "Traceback" in log and "RuntimeError: out of cheese" in log
     assert result.best["params"]["train.learning_rate"] == 1e-3
+    summary = json.loads((result.folder / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["best_trial"] == 1
+    assert summary["counts"] == {"completed": 1, "diverged": 1, "failed": 2}
 
 
-def test_fail_fast_stops_at_the_first_failure(tmp_path):
-    config = make_config(**{"data.augment": [["hflip"], None]})
+def test_a_trial_refused_before_it_started_is_recorded_failed(tmp_path, monkeypatch):
+    from nnctl.errors import ModelError
+    from nnctl.experiment.runners import NetJob
+
+    real_init = NetJob.__init__
+
+    def refuse(self, config, *args, **kwargs):
+        if config.model.reg == 0.1:
+            raise ModelError("no such model")
+        real_init(self, config, *args, **kwargs)
+
+    monkeypatch.setattr(NetJob, "__init__", refuse)
+    result = run_sweep(make_config(), tmp_path, workers=1, quiet=True)
+    statuses = {r["model.reg"]: r["status"] for r in results(result.folder)}
+    assert statuses == {"0.0": "completed", "0.1": "failed"}
+    refused = next(r for r in results(result.folder) if r["status"] == "failed")
+    assert "no such model" in (result.folder / refused["folder"] / "log.txt").read_text()
+
+
+def test_fail_fast_stops_at_the_first_failure(tmp_path, monkeypatch):
+    fail_when(monkeypatch, lambda c: c.train.learning_rate == 1e-3 and c.model.reg == 0.0)
     with pytest.raises(ExperimentFailed, match="trial 1 failed"):
-        run_sweep(config, tmp_path, workers=1, quiet=True, fail_fast=True)
-    [folder] = [p for p in tmp_path.iterdir() if p.is_dir()]
-    assert [r["status"] for r in results(folder)] == ["failed", "pending"]
+        run_sweep(make_config(), tmp_path, workers=1, quiet=True, fail_fast=True)
+    [folder] = [p for p in tmp_path.iterdir() if p.is_dir() and not p.is_symlink()]
+    assert [r["status"] for r in results(folder)] == ["failed", "", "", ""]
+    assert json.loads((folder / "summary.json").read_text())["status"] == "failed"
 
 
 def test_resume_refuses_a_changed_config(tmp_path):

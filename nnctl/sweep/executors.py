@@ -1,0 +1,173 @@
+"""Where sweep trials run: in this process, in a local process pool, or on a Dask cluster.
+
+Every executor has `run(fn, jobs)`, a generator yielding (job, result) as jobs finish, in any
+order (a job that raised yields the exception object as its result; a cancelled one is not
+yielded); `cancel_pending()`, after which no job starts; and `shutdown(kill=False)`.
+`fn(*job)` must be a top-level function (it is pickled).
+
+Workers ignore Ctrl-C and SIGTERM (the terminal sends them to the whole process group): the
+sweep stops its trials itself, through a stop file they watch, so idle workers never die with
+a traceback and running trials end with a checkpoint. Local workers also die with the sweep
+process (no orphans, even after SIGKILL).
+"""
+
+import concurrent.futures
+import ctypes
+import logging
+import multiprocessing
+import signal
+from contextlib import contextmanager
+
+from nnctl import signals
+from nnctl.errors import ConfigError
+
+PR_SET_PDEATHSIG = 1
+
+
+def _worker_init():
+    """In each local worker: ignore stop signals, die with the parent, log nothing to the
+    console (a trial's records go to its own log.txt)."""
+    signals.ignore_in_worker()
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux
+        pass
+    logger = logging.getLogger("nnctl")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.addHandler(logging.NullHandler())
+    logger.propagate = False
+
+
+@contextmanager
+def _children_ignore_signals():
+    """Processes started inside the block inherit ignored SIGINT/SIGTERM."""
+    previous = {sig: signal.getsignal(sig) for sig in signals.STOP_SIGNALS}
+    for sig in previous:
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class InlineExecutor:
+    """Runs jobs one after another in this process."""
+
+    workers = 1
+    shares_memory = True  # jobs see this process's memory
+
+    def __init__(self):
+        self.cancelled = False
+
+    def run(self, fn, jobs):
+        for job in jobs:
+            if self.cancelled:
+                return
+            try:
+                yield job, fn(*job)
+            except Exception as err:  # reported to the caller, which records the failure
+                yield job, err
+
+    def cancel_pending(self):
+        self.cancelled = True
+
+    def shutdown(self, kill=False):
+        pass
+
+
+class LocalExecutor:
+    """A pool of `workers` processes. Where the platform can fork they are forked: a worker
+    then starts at once with NumPy and nnctl already imported (spawning re-imports them,
+    which costs more than a small trial); elsewhere they are spawned."""
+
+    def __init__(self, workers):
+        self.workers = workers
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.shares_memory = method == "fork"  # forked workers see what was loaded before
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_worker_init,
+        )
+        self.futures = {}
+
+    def run(self, fn, jobs):
+        self.futures = {self.pool.submit(fn, *job): job for job in jobs}
+        for future in concurrent.futures.as_completed(self.futures):
+            if future.cancelled():
+                continue
+            error = future.exception()
+            yield self.futures[future], error if error is not None else future.result()
+
+    def cancel_pending(self):
+        for future in self.futures:
+            future.cancel()  # running ones cannot be cancelled: they stop on the stop file
+
+    def shutdown(self, kill=False):
+        if kill:
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.kill()
+        self.pool.shutdown(wait=True, cancel_futures=True)  # a second call does nothing
+
+
+class DaskExecutor:
+    """Jobs submitted to a Dask distributed cluster: the scheduler at `address`, or a
+    LocalCluster of `workers` single-threaded processes on 127.0.0.1 when address is None.
+
+    Workers must see the sweep folder at the same path (a shared filesystem)."""
+
+    def __init__(self, workers, address=None):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise ConfigError(
+                "the dask executor needs Dask: pip install 'nnctl[distributed]'"
+            ) from None
+        self.cluster = None
+        if address is None:
+            with _children_ignore_signals():
+                self.cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )  # fmt: skip
+            address = self.cluster
+        self.client = Client(address)
+        self.workers = workers
+        self.shares_memory = False  # workers read the data the sweep stores in its folder
+        self.futures = {}
+
+    def run(self, fn, jobs):
+        from dask.distributed import as_completed
+
+        for job in jobs:
+            # pure=False: the same arguments may legitimately run again (e.g. after a resume).
+            self.futures[self.client.submit(fn, *job, pure=False)] = job
+        for future in as_completed(list(self.futures)):
+            if future.cancelled():
+                continue
+            try:
+                yield self.futures[future], future.result()
+            except concurrent.futures.CancelledError:
+                continue
+            except Exception as err:
+                yield self.futures[future], err
+
+    def cancel_pending(self):
+        """Nothing to do: Dask cannot tell queued tasks from running ones, and cancelling a
+        running one would leave it running unseen. Queued trials see the stop file when they
+        start and return at once."""
+
+    def shutdown(self, kill=False):
+        self.client.close()  # closing twice is harmless
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def make_executor(kind, workers, scheduler=None):
+    if kind == "local":
+        return InlineExecutor() if workers == 1 else LocalExecutor(workers)
+    if kind == "dask":
+        return DaskExecutor(workers, scheduler)
+    raise ConfigError(f"unknown executor {kind!r}; valid: local, dask")
