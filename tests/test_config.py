@@ -148,3 +148,102 @@ def test_validate_plain_data():
 def test_shipped_configs_are_valid(path):
     config = load_config(path)
     assert config.name
+
+
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("train: {epochs: true}", "train.epochs: input should be a valid integer, got True"),
+        ("train: {epochs: 3.0}", "train.epochs: input should be a valid integer, got 3.0"),
+        ("train: {learning_rate: true}", "train.learning_rate: input should be a valid number"),
+        ("train: {learning_rate: '1e-3'}", "train.learning_rate: input should be a valid number"),
+        ("train: {learning_rate: .inf}", "train.learning_rate: input should be a finite number"),
+        ("train: {momentum: false, optimizer: sgd_momentum}", "train.momentum: input should be"),
+        ("name: 123", "name: input should be a valid string, got 123"),
+        ("train: {optimizer: 1}", "train.optimizer: expected one of 'sgd'"),
+        ("data: {download: 'yes'}", "data.download: input should be a valid boolean, got 'yes'"),
+        ("data: {root: 5}", "data.root: input should be a valid string, got 5"),
+        ("model: {hidden_dims: [true]}", "model.hidden_dims[0]: input should be a valid integer"),
+        ("model: {type: knn, k: [1, true]}", "model.k[1]: input should be a valid integer"),
+    ],
+)
+def test_types_are_strict(tmp_path, text, fragment):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text + "\n"))
+    assert fragment in str(err.value) and len(str(err.value).splitlines()) == 1
+
+
+def test_an_int_is_still_a_float(tmp_path):
+    config = load_config(write(tmp_path, "train: {learning_rate: 1}\nmodel: {reg: 0}\n"))
+    assert config.train.learning_rate == 1.0 and config.model.reg == 0.0
+
+
+def test_name_is_checked_fully(tmp_path):
+    longest = "n" * 100
+    assert load_config(write(tmp_path, f"name: {longest}\n")).name == longest
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"name: {longest}x\n"))
+    assert str(err.value).endswith(
+        ":1:1: name: at most 100 characters (it becomes part of a folder name), got 101"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "name: Run/1\n"))
+    assert str(err.value).endswith(
+        "name: only letters, digits, '.', '_' and '-' are allowed "
+        "(pattern ^[A-Za-z0-9._-]+$), got 'Run/1'"
+    )
+    with pytest.raises(ConfigError, match="name: string should have at least 1 character"):
+        load_config(write(tmp_path, "name: ''\n"))
+
+
+def test_the_longest_name_fits_a_folder_name():
+    # <timestamp>_<name>, a collision suffix and a sweep suffix, within 255 bytes.
+    longest = "2026-11-23T14-05-32_" + "n" * 100 + "_9999" + "-sweep_9999"
+    assert len(longest.encode()) <= 255
+
+
+@pytest.mark.parametrize(
+    "text,suggestion",
+    [
+        ("hidden-dims: [10]", "hidden-dims: unknown key — did you mean model.hidden_dims?"),
+        ("model: {hidden-dims: [10]}", "did you mean model.hidden_dims?"),
+        ("model: {Hidden_Dims: [10]}", "did you mean model.hidden_dims?"),
+        ("model: {hiddendims: [10]}", "did you mean model.hidden_dims?"),
+        ("model: {HIDDEN-DIMS: [10]}", "did you mean model.hidden_dims?"),
+        ("train: {BATCHSIZE: 5}", "did you mean train.batch_size?"),
+        (
+            "train: {metric: l1}",
+            "train.metric: unknown key — did you mean model.metric or sweep.metric?",
+        ),
+        ("train: {learning-rate: 0.1}", "did you mean train.learning_rate?"),
+        ("train: {lerning_rate: 0.1}", "did you mean train.learning_rate?"),
+        ("learning_rate: 0.1", "did you mean train.learning_rate?"),
+        ("train: {lr: 0.1}", "did you mean train.learning_rate?"),
+        ("train: {reg: 0.1}", "train.reg: unknown key — did you mean model.reg?"),
+        ("data: {normalisation: layernorm}", "did you mean model.normalization?"),
+        ("modle: {}", "modle: unknown key — did you mean model?"),
+        ("data: {split: {trian: 5}}", "did you mean data.split.train?"),
+        ("model: {metrc: l1}", "did you mean model.metric?"),
+        ("batch-size: 5", "did you mean train.batch_size?"),
+    ],
+)
+def test_did_you_mean_finds_every_kind_of_typo(tmp_path, text, suggestion):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text + "\n"))
+    assert suggestion in str(err.value)
+
+
+def test_no_suggestion_lists_the_valid_keys(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "model: {zzzz: 1}\n"))
+    assert str(err.value).endswith(
+        "model.zzzz: unknown key (valid keys: type, hidden_dims, activation, normalization, "
+        "dropout, weight_scale, init, reg, loss, dtype, k, metric, folds)"
+    )
+
+
+def test_a_huge_wrong_value_is_not_printed(tmp_path):
+    values = ", ".join(["1"] * 50_000)
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, f"seed: [{values}]\n"))
+    assert len(str(err.value)) < len(str(tmp_path)) + 150
