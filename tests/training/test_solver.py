@@ -6,6 +6,7 @@ import pytest
 from nnctl.datasets import load_dataset
 from nnctl.errors import ConfigError
 from nnctl.models import FullyConnectedNet
+from nnctl.status import Status
 from nnctl.training.solver import Callback, Solver
 
 
@@ -23,7 +24,9 @@ def blobs(seed=0, n=300):
     return {"X_train": s.X_train, "y_train": s.y_train, "X_val": s.X_val, "y_val": s.y_val}
 
 
-def make(data, seed=0, **kwargs):
+def make(data, seed=0, model_seed=None, **kwargs):
+    """A small batchnorm + dropout net and its Solver, sharing one Generator (as a run does)
+    unless model_seed gives the model its own."""
     rng = np.random.default_rng(seed)
     model = FullyConnectedNet(
         [16, 12],
@@ -32,7 +35,7 @@ def make(data, seed=0, **kwargs):
         normalization=kwargs.pop("normalization", "batchnorm"),
         dropout=kwargs.pop("dropout", 0.3),
         init="he",
-        seed=rng,
+        seed=rng if model_seed is None else np.random.default_rng(model_seed),
     )
     options = dict(
         update_rule="adam",
@@ -49,7 +52,7 @@ def make(data, seed=0, **kwargs):
 def test_loss_decreases_and_histories_have_documented_lengths():
     data = blobs()
     model, solver = make(data, num_epochs=5)
-    assert solver.train() == "completed"
+    assert solver.train() is Status.COMPLETED and solver.stop_reason is None
     per_epoch = int(np.ceil(300 / 32))
     assert len(solver.loss_history) == 5 * per_epoch
     assert (
@@ -125,37 +128,53 @@ def test_unknown_arguments_and_rules_raise():
         Solver(model, data, update_rule="adamw")
 
 
-def test_nan_loss_stops_the_run_as_diverged():
-    data = blobs()
-    model, solver = make(data, num_epochs=3)
+def report_losses(model, values):
+    """Make training call k (1-based) of model.loss report values[k] instead of its loss (the
+    gradients stay the real ones); scoring calls are untouched."""
     original = model.loss
     calls = []
 
-    def poisoned(X, y=None):
+    def loss(X, y=None):
         if y is None:
             return original(X)
         calls.append(1)
-        loss, grads = original(X, y)
-        return (float("nan"), grads) if len(calls) == 7 else (loss, grads)
+        value, grads = original(X, y)
+        return values.get(len(calls), value), grads
 
-    model.loss = poisoned
-    assert solver.train() == "diverged"
-    assert solver.diverged_at == 7
-    assert len(solver.loss_history) == 6
-    assert all(np.all(np.isfinite(v)) for v in model.params.values())
+    model.loss = loss
+
+
+def test_nan_loss_stops_the_run_as_diverged_and_keeps_the_best_parameters():
+    data = blobs()
+    recorder = Recorder()
+    model, solver = make(data, num_epochs=3, callbacks=[recorder])
+    # 10 iterations per epoch: the NaN comes in epoch 2, after one epoch picked best parameters.
+    report_losses(model, {13: float("nan")})
+    assert solver.train() is Status.DIVERGED
+    assert solver.diverged_at == 13
+    assert len(solver.loss_history) == 12 and np.all(np.isfinite(solver.loss_history))
+    assert solver.epoch == 1 and solver.best_epoch == 1
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, recorder.params[0][name])
 
 
 def test_exploding_loss_is_divergence():
-    data = blobs()
-    data = {**data, "X_train": data["X_train"] * 1e3}
-    model, solver = make(
-        data,
-        normalization=None,
-        dropout=0.0,
-        optim_config={"learning_rate": 1e3},
-        update_rule="sgd",
-    )
-    assert solver.train() == "diverged"
+    # A loss that grows huge but stays finite: only the divergence factor can stop this run.
+    # The first loss is 2, so with the default factor 1e3 the limit is 2000: 1999 is allowed
+    # (the limit is relative to the first loss, not the factor itself), 2000.5 is not.
+    exploding = {1: 2.0, 4: 1999.0, 6: 2000.5, 7: 5e4}
+    model, solver = make(blobs(), num_epochs=1)
+    report_losses(model, exploding)
+    assert solver.train() is Status.DIVERGED
+    assert solver.diverged_at == 6
+    assert solver.loss_history[0] == 2.0 and solver.loss_history[3] == 1999.0
+    assert len(solver.loss_history) == 5
+
+    # Without the factor, the same finite losses are just losses.
+    model, solver = make(blobs(), num_epochs=1, divergence_factor=None)
+    report_losses(model, exploding)
+    assert solver.train() is Status.COMPLETED and solver.diverged_at is None
+    assert solver.loss_history[5:7] == [2000.5, 5e4]
 
 
 def test_same_seed_gives_identical_runs():
@@ -178,22 +197,34 @@ class StopAt(Callback):
 
 
 @pytest.mark.parametrize(
-    "stop_at", [13, 20]
-)  # mid-epoch, and exactly at an epoch's end (10 per epoch)
-def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path, stop_at):
+    "stop_at,own_rngs,via",
+    [
+        (13, False, "file"),  # mid-epoch
+        (20, False, "file"),  # exactly at an epoch's end (10 iterations per epoch)
+        (13, True, "arrays"),  # the model's dropout Generator apart from the Solver's
+    ],
+)
+def test_resume_after_interrupt_equals_an_uninterrupted_run(tmp_path, stop_at, own_rngs, via):
     data = blobs()
-    straight_model, straight = make(data, num_epochs=4)
+    seeds, new_seeds = ({"model_seed": 1}, {"model_seed": 98}) if own_rngs else ({}, {})
+    straight_model, straight = make(data, num_epochs=4, **seeds)
     straight.train()
 
-    model, solver = make(data, num_epochs=4, callbacks=[StopAt(stop_at)])
-    assert solver.train() == "interrupted"
+    model, solver = make(data, num_epochs=4, callbacks=[StopAt(stop_at)], **seeds)
+    assert solver.train() is Status.INTERRUPTED
     assert solver.iteration == stop_at
-    solver.save_checkpoint(tmp_path / "checkpoint.npz")
+    if via == "file":
+        solver.save_checkpoint(tmp_path / "checkpoint.npz")
+    else:
+        arrays = {k: np.copy(v) for k, v in solver.state_arrays().items()}
 
     # A new process would build everything afresh from the config, with another Generator state.
-    resumed_model, resumed = make(data, seed=99, num_epochs=4)
-    resumed.load_checkpoint(tmp_path / "checkpoint.npz")
-    assert resumed.train() == "completed"
+    resumed_model, resumed = make(data, seed=99, num_epochs=4, **new_seeds)
+    if via == "file":
+        resumed.load_checkpoint(tmp_path / "checkpoint.npz")
+    else:
+        resumed.load_state(arrays)
+    assert resumed.train() is Status.COMPLETED
     assert resumed.loss_history == straight.loss_history
     assert resumed.val_acc_history == straight.val_acc_history
     assert resumed.best_val_acc == straight.best_val_acc
@@ -209,44 +240,103 @@ def test_early_stopping_records_its_reason():
     model, solver = make(
         data, num_epochs=50, early_stopping=2, optim_config={"learning_rate": 3e-2}
     )
-    assert solver.train() == "early_stopping"
-    assert solver.epoch - solver.best_epoch == 2
-    assert solver.epoch < 50
+    assert solver.train() is Status.COMPLETED
+    assert solver.stop_reason == "early_stopping"
+    # The stop came exactly 2 epochs after the first best validation accuracy.
+    val = solver.val_acc_history
+    best = int(np.argmax(val))  # first maximum
+    assert len(val) == solver.epoch < 50
+    assert solver.best_epoch == best + 1 and solver.best_val_acc == val[best]
+    assert solver.epoch == best + 1 + 2
 
 
 def test_augment_is_applied_to_training_batches_only():
-    data = blobs()
-    seen = []
+    X = np.zeros((300, 6))
+    X[:, 0] = np.arange(300) / 1000  # each example carries its index; every value is below 1
+    y = np.zeros(300, dtype=int)
+    data = {"X_train": X, "y_train": y, "X_val": X[:40], "y_val": y[:40]}
+    augmented, trained, scored = [], [], []
 
-    def augment(X, rng):
-        seen.append(len(X))
-        return X + rng.normal(0, 0.01, X.shape)
+    def augment(Xb, rng):
+        augmented.extend(np.rint(Xb[:, 0] * 1000).astype(int).tolist())
+        return Xb + 1.0  # marks every augmented value
 
     model, solver = make(data, num_epochs=1, augment=augment)
+    original = model.loss
+
+    def spy(Xb, y=None):
+        (scored if y is None else trained).append(Xb)
+        return original(Xb, y)
+
+    model.loss = spy
     solver.train()
-    assert sum(seen) == 300  # every training example once, no validation example
+    assert sorted(augmented) == list(range(300))  # every training example once
+    assert all(np.all(Xb >= 1) for Xb in trained)  # the model learns from augmented batches
+    # Accuracy is measured on the data as it is (300 training and 40 validation examples).
+    assert sum(len(Xb) for Xb in scored) == 340 and all(np.all(Xb < 1) for Xb in scored)
 
 
-def test_check_accuracy_subsample_is_reproducible():
-    data = blobs()
-    model, solver = make(data, num_epochs=1)
-    solver.train()
-    full = solver.check_accuracy(data["X_train"], data["y_train"])
-    expected = np.mean(np.argmax(model.loss(data["X_train"]), axis=1) == data["y_train"])
-    assert full == pytest.approx(expected)
-    assert solver.check_accuracy(
-        data["X_train"], data["y_train"], num_samples=50
-    ) == solver.check_accuracy(data["X_train"], data["y_train"], num_samples=50)
-    assert np.isnan(solver.check_accuracy(data["X_val"][:0], data["y_val"][:0]))
+def test_check_accuracy_scores_a_reproducible_subsample_without_the_training_rng():
+    n = 250
+    X = np.zeros((n, 6))
+    X[:, 0] = np.arange(n)  # each example carries its index
+    y = np.arange(n) % 4  # class 0 for examples 0, 4, ..., 248: 63 of them
+    data = {"X_train": X, "y_train": y, "X_val": X[:0], "y_val": y[:0]}
+    scored = []
+
+    def always_class_0(Xb, y=None):
+        scored.extend(Xb[:, 0].astype(int).tolist())
+        scores = np.zeros((len(Xb), 4))
+        scores[:, 0] = 1.0
+        return scores
+
+    def solver_of(seed):
+        model, solver = make(data, seed=seed)
+        model.loss = always_class_0
+        return solver
+
+    solver = solver_of(0)
+
+    def subsample(solver, iteration):
+        scored.clear()
+        solver.iteration = iteration
+        accuracy = solver.check_accuracy(X, y, num_samples=50, batch_size=16)
+        return accuracy, list(scored)
+
+    # All of them, in batches of 100, 100 and 50.
+    assert solver.check_accuracy(X, y, batch_size=100) == 63 / 250
+    assert sorted(scored) == list(range(n))
+
+    rng_before = solver.rng.bit_generator.state
+    accuracy, first = subsample(solver, 0)
+    assert len(set(first)) == 50  # 50 distinct examples
+    assert accuracy == sum(i % 4 == 0 for i in first) / 50  # scored on those 50 only
+    assert max(first) >= 100  # drawn from the whole set, not its first 50
+    assert solver.rng.bit_generator.state == rng_before  # the training randomness is untouched
+    assert subsample(solver, 0) == (accuracy, first)  # reproducible ...
+    assert subsample(solver_of(5), 0)[1] == first  # ... by any solver
+    assert subsample(solver, 7)[1] != first  # another iteration, another subsample
+
+    assert solver.check_accuracy(X[:0], y[:0]) is None  # no examples, no accuracy
 
 
 def test_without_validation_data_the_best_epoch_follows_training_accuracy():
     data = blobs()
     data = {**data, "X_val": data["X_val"][:0], "y_val": data["y_val"][:0]}
     recorder = Recorder()
-    model, solver = make(data, num_epochs=4, num_train_samples=None, callbacks=[recorder])
+    model, solver = make(
+        data,
+        num_epochs=4,
+        num_train_samples=None,
+        optim_config={"learning_rate": 3e-2},
+        callbacks=[recorder],
+    )
     solver.train()
-    assert np.isnan(solver.best_val_acc)  # no validation accuracy is reported as one
-    best = int(np.argmax([r["train_acc"] for r in recorder.records]))
+    assert solver.best_val_acc is None  # no validation accuracy is reported as one
+    assert solver.val_acc_history == [None] * 4
+    train_acc = [r["train_acc"] for r in recorder.records]
+    best = int(np.argmax(train_acc))  # first maximum
+    assert best < len(train_acc) - 1  # (here an earlier epoch than the last, which ties it)
     assert solver.best_epoch == best + 1
-    np.testing.assert_array_equal(model.params["W1"], recorder.params[best]["W1"])
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, recorder.params[best][name])
