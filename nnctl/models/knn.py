@@ -6,6 +6,9 @@ from nnctl.errors import ModelError
 
 METRICS = ("l2", "l1")
 DEFAULT_MEMORY_BUDGET = 256 * 2**20  # bytes of scratch memory one block may use
+# compute_distances recomputes from differences every L2 entry whose float64 expansion
+# |a|^2 + |b|^2 - 2 a.b may be off by more than this fraction of the squared distance.
+L2_REL_TOL = 1e-9
 
 
 class KNearestNeighbor:
@@ -40,38 +43,63 @@ class KNearestNeighbor:
             raise ModelError("y must hold non-negative integer labels")
         self.X_train = _as_float(X)
         self.y_train = y.astype(np.int64)
-        # Distances are computed on data shifted by the rounded mean: a large common offset
-        # would otherwise swamp the float32 product a.b. Rounding keeps the shift exact for
-        # integer pixels (and, by Sterbenz's lemma, for values near the offset); already
-        # centred data gets a zero shift and no copy.
-        self._shift = np.round(self.X_train.mean(axis=0, dtype=np.float64)).astype(
-            self.X_train.dtype
-        )
-        self._X = self.X_train - self._shift if self._shift.any() else self.X_train
-        self._train_sq = _row_sq_norms(self._X)
-        self._train_sq_lowp = self._train_sq.astype(self._X.dtype)  # for the ranking key
-        self._train_norm_max = float(np.sqrt(self._train_sq.max()))
+        # The fast L2 ranking works on a copy shifted by the rounded column mean: a large common
+        # offset would otherwise swamp the single-precision product a.b. The copy is rounded to
+        # the data's dtype, so it only chooses candidates (its rounding is part of the ranking's
+        # error bound); every exact distance is computed from X_train itself.
+        self._shift = np.round(self.X_train.mean(axis=0, dtype=np.float64))
+        self._X = self._shifted(self.X_train)
+        train_sq = _row_sq_norms(self._X)
+        self._train_sq_lowp = train_sq.astype(self._X.dtype)  # for the ranking key
+        self._train_norm_max = float(np.sqrt(train_sq.max()))
 
     def compute_distances(self, X, metric="l2"):
         """The full (num_test, num_train) distance matrix between X (num_test, D) and the
         training rows, in float64: Euclidean (L2) or Manhattan (L1).
 
-        L2 uses |a|^2 + |b|^2 - 2 a.b in float64 (float32 would lose the small differences
-        between large squared norms), clamped at 0 before the square root.
+        L1 sums float64 differences of the original values. L2 uses |a|^2 + |b|^2 - 2 a.b in
+        float64 on the data shifted (in float64) by the training mean, and recomputes from
+        float64 differences of the original values every entry whose worst-case rounding bound
+        (Higham's gamma_{D+3} (|a| + |b|)^2) exceeds L2_REL_TOL of its squared distance. Every
+        entry is therefore within about L2_REL_TOL / 2 of the exact distance; for float32 data
+        the recomputed ones are exact. neighbors() gives the exact ranking.
         """
         X = self._check_test(X)
         metric = _check_metric(metric)
-        train64 = self._X.astype(np.float64, copy=False)
         dists = np.empty((len(X), len(self.X_train)), dtype=np.float64)
+        if metric == "l1":
+            for rows in self._blocks(len(X), self._row_bytes(metric, exact=True)):
+                dists[rows] = _l1_float64(X[rows], self.X_train)
+            return dists
+        train64 = self.X_train - self._shift  # float64
+        train_sq = _row_sq_norms(train64)
+        train_norm = np.sqrt(train_sq)
+        gamma = (X.shape[1] + 3) * np.finfo(np.float64).eps
         for rows in self._blocks(len(X), self._row_bytes(metric, exact=True)):
-            dists[rows] = self._distances(X[rows].astype(np.float64), metric, train64)
-            if metric == "l2":
-                np.sqrt(dists[rows], out=dists[rows])
+            block64 = X[rows] - self._shift
+            block_sq = _row_sq_norms(block64)
+            sq = dists[rows]
+            np.add(block_sq[:, None], train_sq[None, :], out=sq)
+            product = block64 @ train64.T
+            product *= 2
+            sq -= product
+            block_norm = np.sqrt(block_sq)
+            # Rows whose largest bound is within the tolerance of their smallest entry are done.
+            worst = gamma * (block_norm + train_norm.max()) ** 2
+            check = np.flatnonzero(worst > L2_REL_TOL * sq.min(axis=1))
+            bound = block_norm[check, None] + train_norm[None, :]
+            bound **= 2
+            bound *= gamma
+            i, j = np.nonzero(bound > L2_REL_TOL * sq[check])
+            sq[check[i], j] = self._exact_pairs(X[rows], check[i], j, metric)
+            np.maximum(sq, 0, out=sq)
+            np.sqrt(sq, out=sq)
         return dists
 
     def predict_labels(self, dists, k=1):
         """Majority vote among the k nearest training points of each row of dists
-        (num_test, num_train); ties between labels go to the smallest label. Returns (num_test,)."""
+        (num_test, num_train), equal distances in index order; ties between labels go to the
+        smallest label. Returns (num_test,)."""
         self._check_k(k)
         dists = np.asarray(dists)
         return _vote(self.y_train[_k_smallest_sorted(dists, k)])
@@ -87,54 +115,119 @@ class KNearestNeighbor:
 
     def neighbors(self, X, k, metric="l2"):
         """Indices (num_test, k) of the k nearest training rows of each row of X, nearest first
-        (equal distances in index order).
+        (equal distances in index order): the exact ranking of float64 distances computed from
+        the original values.
 
-        L2 ranks with a single-precision matrix product (the data's dtype) and a bound on its
-        rounding error: a row whose k+1 best approximate distances are all further apart than
-        the bound keeps that order; any other row is re-ranked with exact float64 distances
-        over every candidate the bound leaves possible. The result is the exact ranking, at
-        the speed of the single-precision product.
+        A fast approximate distance in the data's dtype (for L2, a single-precision matrix
+        product on the shifted copy) picks k + 1 candidates per query; their exact float64
+        distances order them. The k-th of those exact distances bounds the true k-th, and a
+        bound on the approximation's error says whether a training row outside the candidates
+        could beat it: only for such queries are all the rows the bound leaves possible
+        measured exactly too.
         """
         X = self._check_test(X)
         metric = _check_metric(metric)
         out = np.empty((len(X), k), dtype=np.int64)
         for rows in self._blocks(len(X), self._row_bytes(metric, exact=False)):
-            block = X[rows]
-            if metric == "l1":
-                out[rows] = _k_smallest_sorted(self._distances(block, metric, self._X), k)
-            else:
-                out[rows] = self._l2_neighbors(block, k)
+            out[rows] = self._block_neighbors(X[rows], k, metric)
         return out
 
-    def _l2_neighbors(self, block, k):
-        n_train, D = self._X.shape
-        # Ranking key |c|^2 - 2 q.c: the squared distance less |q|^2, which is the same for
-        # every candidate of a query.
-        key = block @ self._X.T
+    def _block_neighbors(self, block, k, metric):
+        """neighbors() for one block (b, D) of test rows."""
+        n_train = len(self.X_train)
+        approx, lower, admit = (self._l2_approx if metric == "l2" else self._l1_approx)(block)
+        m = min(k + 1, n_train)
+        cand = _smallest_unordered(approx, m)
+        exact = self._exact_to(block, cand, metric)
+        result = _rank(cand, exact, k)
+        if m == n_train:
+            return result
+        # kth (b,): an exact distance that at least k training rows reach, so the true k-th is
+        # no larger. Every row outside cand has approx >= edge, so a distance >= lower(edge).
+        kth = np.partition(exact, k - 1, axis=1)[:, k - 1]
+        edge = np.take_along_axis(approx, cand, axis=1).max(axis=1)
+        unsure = np.flatnonzero(kth >= lower(edge, slice(None)))
+        if unsure.size:
+            # Every row within kth of the query has approx <= admit(kth): measure them all.
+            sub = approx[unsure]
+            within = sub <= admit(kth[unsure], unsure)[:, None]
+            cand = _smallest_unordered(sub, max(k, int(within.sum(axis=1).max())))
+            result[unsure] = _rank(cand, self._exact_to(block[unsure], cand, metric), k)
+        return result
+
+    def _l2_approx(self, block):
+        """Ranking keys |c|^2 - 2 q.c (b, n_train) in the data's dtype, and the bounds that tie
+        them to the exact squared distance d = |q - c|^2: d >= lower(key), and d <= t implies
+        key <= admit(t). Both take the rows (an index) their first argument belongs to."""
+        D = self._X.shape[1]
+        shifted = self._shifted(block)
+        key = shifted @ self._X.T
         key *= -2
         key += self._train_sq_lowp
-        order = _k_smallest_sorted(key, min(k + 1, n_train))
-        approx = np.take_along_axis(key, order, axis=1)
-        # A bound on the key's rounding error: 2 sqrt(D) ulps of (|q| + max |c|)^2. Rounding
-        # errors of a D-term sum grow like sqrt(D) (the worst case D * eps never occurs in
-        # blocked BLAS sums); on CIFAR-10 every query's largest error was under 1/60 of its bound.
+        # key + |q'|^2 (q', c' the rounded shifted rows) is within err of d. Rounding the shift
+        # moves each row by eps/2 of its norm, so d by at most ~eps (|q'| + |c'|)^2; the
+        # product's rounding errors grow like sqrt(D) (the worst case D * eps never occurs in
+        # blocked BLAS sums; on CIFAR-10 every query's largest error was under 1/60 of the
+        # 2 sqrt(D) term). The spare eps covers the float64 arithmetic on the bounds.
         eps = np.finfo(key.dtype).eps
-        err = 2 * np.sqrt(D) * eps * (np.sqrt(_row_sq_norms(block)) + self._train_norm_max) ** 2
-        ambiguous = np.flatnonzero(np.any(np.diff(approx, axis=1) <= 2 * err[:, None], axis=1))
-        result = order[:, :k].copy()
-        if ambiguous.size:
-            # Every true top-k neighbour has approx <= (approx k-th) + 2 err: re-rank those exactly.
-            threshold = approx[ambiguous, k - 1] + 2 * err[ambiguous]
-            sub = key[ambiguous]
-            m = min(n_train, max(k, int((sub <= threshold[:, None]).sum(axis=1).max())))
-            cand = (
-                np.argpartition(sub, m - 1, axis=1)[:, :m]
-                if m < n_train
-                else np.broadcast_to(np.arange(n_train), (len(ambiguous), n_train))
-            )
-            exact = _exact_sq_dists_to(block[ambiguous], self._X, cand)
-            result[ambiguous] = np.take_along_axis(cand, _k_smallest_sorted(exact, k), axis=1)
-        return result
+        q_sq = _row_sq_norms(shifted)
+        err = (2 * np.sqrt(D) + 2) * eps * (np.sqrt(q_sq) + self._train_norm_max) ** 2
+        low, high = q_sq - err, err - q_sq
+
+        def lower(values, rows):
+            return values + low[rows]
+
+        def admit(t, rows):
+            return t + high[rows]
+
+        return key, lower, admit
+
+    def _l1_approx(self, block):
+        """L1 distances (b, n_train) from differences in the training data's dtype summed in
+        float64, with bounds as _l2_approx's. Each difference is rounded by at most u = eps/2
+        of itself and the float64 sum adds at most D float64 ulps, so approx is within rel of
+        d; float64 test rows against float32 training rows are rounded first, which moves d by
+        at most u |q|_1 (slack)."""
+        low = block.astype(self.X_train.dtype, copy=False)
+        diff = low[:, None, :] - self.X_train[None, :, :]
+        np.abs(diff, out=diff)
+        approx = diff.sum(axis=2, dtype=np.float64)
+        u = np.finfo(self.X_train.dtype).eps / 2
+        rel = 2 * u + 2 * block.shape[1] * np.finfo(np.float64).eps
+        slack = 2 * u * np.abs(block).sum(axis=1) if low is not block else np.zeros(len(block))
+
+        def lower(values, rows):
+            return (values - slack[rows]) / (1 + 2 * rel)
+
+        def admit(t, rows):
+            return t * (1 + 2 * rel) + 2 * slack[rows]
+
+        return approx, lower, admit
+
+    def _exact_to(self, block, cand, metric):
+        """Exact float64 distances (squared for L2) (b, c) from block (b, D) to the training
+        rows cand (b, c)."""
+        if cand.shape[1] > len(block):  # few queries, many candidates: by pairs
+            rows = np.repeat(np.arange(len(block)), cand.shape[1])
+            return self._exact_pairs(block, rows, cand.ravel(), metric).reshape(cand.shape)
+        block64 = block.astype(np.float64)
+        out = np.empty(cand.shape, dtype=np.float64)
+        for j in range(cand.shape[1]):  # a loop over candidates (a few), not over examples
+            out[:, j] = _float64_distance(block64 - self.X_train[cand[:, j]], metric)
+        return out
+
+    def _exact_pairs(self, block, rows, cols, metric):
+        """Float64 distances (squared for L2) (p,) between block[rows] and X_train[cols], from
+        float64 differences of the original values (exact for float32 data unless the sum
+        needs more than 53 bits), in chunks that keep the differences within the budget."""
+        out = np.empty(len(rows), dtype=np.float64)
+        chunk = max(1, self.memory_budget // (32 * block.shape[1]))
+        for start in range(0, len(rows), chunk):
+            part = slice(start, start + chunk)
+            diff = block[rows[part]].astype(np.float64)
+            diff -= self.X_train[cols[part]]
+            out[part] = _float64_distance(diff, metric)
+        return out
 
     def cross_validate(self, X, y, k_choices, num_folds=5, metric="l2"):
         """Accuracy of every k in k_choices on each of num_folds folds (np.array_split, in
@@ -170,15 +263,22 @@ class KNearestNeighbor:
     # -- helpers ---------------------------------------------------------------------------
 
     def _check_test(self, X):
-        """X as float rows shifted like the training data, after checking its shape."""
+        """X as float rows (float32, or float64 if given so), after checking its shape."""
         self._check_trained()
         X = _check_2d(X, "X")
         if X.shape[1] != self.X_train.shape[1]:
             raise ModelError(
                 f"X has {X.shape[1]} features but the training data has {self.X_train.shape[1]}"
             )
-        X = _as_float(X)
-        return X - self._shift if self._X is not self.X_train else X
+        return _as_float(X)
+
+    def _shifted(self, X):
+        """X less the training shift, computed in float64 and rounded once to the training
+        data's dtype."""
+        if not self._shift.any():
+            return X.astype(self.X_train.dtype, copy=False)
+        out = np.empty(X.shape, dtype=self.X_train.dtype)
+        return np.subtract(X, self._shift, out=out, casting="same_kind")
 
     def _check_trained(self):
         if self.X_train is None:
@@ -193,26 +293,17 @@ class KNearestNeighbor:
             )
 
     def _row_bytes(self, metric, exact):
+        """Bytes of scratch memory one test row costs (see memory_budget)."""
         n_train, D = self.X_train.shape
+        per_row = 16 * D  # the row in float64 and its difference from one candidate
         if metric == "l1":
-            return n_train * D * self.X_train.itemsize + n_train * 8
-        return n_train * (8 * 3 if exact else self.X_train.itemsize + 8 * 2)
+            return per_row + n_train * (D * (8 if exact else self.X_train.itemsize) + 16)
+        return per_row + n_train * (8 * 3 + 1 if exact else self.X_train.itemsize + 8 * 2)
 
     def _blocks(self, n, row_bytes):
         size = max(1, self.memory_budget // max(1, row_bytes))
         for start in range(0, n, size):
             yield slice(start, min(n, start + size))
-
-    def _distances(self, block, metric, train):
-        """L1 distances, or squared L2 distances, from block (b, D) to every row of train
-        (the training data, possibly cast), as a float64 (b, n_train) array.
-
-        The L2 product runs in the dtype of block and train; the norms are float64."""
-        if metric == "l1":
-            return np.abs(block[:, None, :] - train[None, :, :]).sum(axis=2, dtype=np.float64)
-        sq = _row_sq_norms(block)[:, None] + self._train_sq[None, :]
-        sq -= 2 * (block @ train.T)
-        return np.maximum(sq, 0, out=sq)
 
 
 def best_k(cv_results):
@@ -246,23 +337,56 @@ def _row_sq_norms(X):
     return np.einsum("ij,ij->i", X, X, dtype=np.float64)
 
 
-def _exact_sq_dists_to(block, X_train, cand):
-    """Exact float64 squared distances (b, c) from each row of block to its candidates (b, c)."""
-    block64 = block.astype(np.float64)
-    out = np.empty(cand.shape, dtype=np.float64)
-    for j in range(cand.shape[1]):  # a loop over candidates (a few dozen), not over examples
-        diff = block64 - X_train[cand[:, j]]
-        out[:, j] = np.einsum("ij,ij->i", diff, diff)
-    return out
+def _float64_distance(diff, metric):
+    """Squared L2 or L1 norm (p,) of each row of float64 differences diff (p, D) (overwritten)."""
+    if metric == "l2":
+        return np.einsum("ij,ij->i", diff, diff)
+    return np.abs(diff, out=diff).sum(axis=1)
+
+
+def _l1_float64(block, train):
+    """L1 distances (b, n) from float64 differences between block (b, D) and train (n, D)."""
+    diff = block.astype(np.float64)[:, None, :] - train[None, :, :]
+    np.abs(diff, out=diff)
+    return diff.sum(axis=2)
+
+
+def _smallest_unordered(values, m):
+    """Column indices (b, m) of m smallest entries of each row of values (b, n), unordered."""
+    if m >= values.shape[1]:
+        return np.broadcast_to(np.arange(values.shape[1]), values.shape)
+    return np.argpartition(values, m - 1, axis=1)[:, :m]
+
+
+def _rank(cand, dists, k):
+    """The k training indices among cand (b, c) with the smallest dists (b, c), nearest
+    first, equal distances in index order."""
+    by_index = np.argsort(cand, axis=1)
+    cand = np.take_along_axis(cand, by_index, axis=1)
+    dists = np.take_along_axis(dists, by_index, axis=1)
+    return np.take_along_axis(cand, _k_smallest_sorted(dists, k), axis=1)
 
 
 def _k_smallest_sorted(dists, k):
     """Column indices (n, k) of the k smallest entries of each row, ascending; equal distances
-    keep index order."""
-    if k < dists.shape[1]:
-        part = np.argpartition(dists, k - 1, axis=1)[:, :k]
-    else:
+    in index order, also where they straddle the k-th place."""
+    if k >= dists.shape[1]:
         part = np.broadcast_to(np.arange(dists.shape[1]), dists.shape)
+    else:
+        part = np.argpartition(dists, k - 1, axis=1)[:, :k]
+        # argpartition takes any of the entries equal to the k-th smallest; where it left one
+        # out, take those of smallest index instead.
+        picked = np.take_along_axis(dists, part, axis=1)
+        kth = picked.max(axis=1, keepdims=True)
+        ties = dists == kth
+        straddle = np.flatnonzero(ties.sum(axis=1) > (picked == kth).sum(axis=1))
+        if straddle.size:
+            sub, ties = dists[straddle], ties[straddle]
+            below = sub < kth[straddle]
+            room = k - below.sum(axis=1, keepdims=True)
+            keep = below | (ties & (np.cumsum(ties, axis=1) <= room))
+            part = part.copy()
+            part[straddle] = np.nonzero(keep)[1].reshape(len(straddle), k)
     part = np.sort(part, axis=1)  # index order first, so the stable sort below breaks ties by index
     order = np.argsort(np.take_along_axis(dists, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
