@@ -145,12 +145,16 @@ def read_npz(path):
     """Every array of an .npz written by nnctl (no pickles); RunError naming the file when it
     is truncated, corrupted or not an .npz."""
     try:
-        with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+        with zipfile.ZipFile(path) as archive:  # every member's CRC: catches flipped bits
+            bad = archive.testzip()
+        if bad is None:
+            with np.load(path, allow_pickle=False) as f:
+                return {k: f[k] for k in f.files}
     except FileNotFoundError:
         raise
     except DAMAGED_NPZ as err:
         raise RunError(f"{path} is damaged: {err}") from None
+    raise RunError(f"{path} is damaged: {bad} fails its checksum")
 
 
 def _info_json(path, arrays, key):

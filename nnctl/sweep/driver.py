@@ -177,10 +177,15 @@ def run_sweep(
         try:
             folder, lock = _take_folder(folder, runs_dir, config, trials)
             with lock:
-                return _run(
-                    folder, trials, pending, config, pool, datasets, blas_threads, fail_fast,
-                    progress, workers,
-                )  # fmt: skip
+                try:
+                    reason = _run(
+                        folder, trials, pending, config, pool, datasets, blas_threads,
+                        fail_fast, progress, workers,
+                    )  # fmt: skip
+                finally:
+                    pool.shutdown()  # waits for running trials: they stop on the stop file
+                    folder.clear_stop()
+                return _conclude(folder, trials, config, reason)
         finally:
             pool.shutdown()
 
@@ -249,7 +254,8 @@ def _take_folder(folder, runs_dir, config, trials):
 
 
 def _run(folder, trials, pending, config, pool, datasets, threads, fail_fast, progress, workers):
-    """Run the pending trials on pool, keeping results.csv current; then finish()."""
+    """Run the pending trials on pool, keeping results.csv current. Returns why the sweep
+    stopped early ("interrupted", or a failed trial with --fail-fast), or None."""
     from tqdm import tqdm
 
     log.info(
@@ -308,9 +314,12 @@ def _run(folder, trials, pending, config, pool, datasets, threads, fail_fast, pr
         stop["reason"] = stop["reason"] or "interrupted"
     finally:
         bar.close()
-        folder.clear_stop()
         _add_seconds(folder, time.time() - started)
-    reason = stop["reason"]
+    return stop["reason"]
+
+
+def _conclude(folder, trials, config, reason):
+    """finish() with the sweep's status; Interrupted or ExperimentFailed if it was stopped."""
     if reason is None:
         return finish(folder, trials, config, Status.COMPLETED)
     status = Status.INTERRUPTED if reason == "interrupted" else Status.FAILED

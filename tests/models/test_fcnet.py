@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nnctl.errors import ConfigError, ModelError
+from nnctl.errors import ConfigError, ModelError, UserInputError
 from nnctl.models import (
     FullyConnectedNet,
     TwoLayerNet,
