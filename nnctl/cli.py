@@ -420,3 +420,34 @@ def runs_(runs_dir, sort, top, as_csv):
             f"{_fmt(r['best_val_acc']):>8} {_fmt(r['test_acc']):>7} "
             f"{epochs:>6} {seconds:>8}{best}"
         )
+
+
+@main.group(name="config")
+def config_group():
+    """Show what an experiment file may hold."""
+
+
+@config_group.command(name="schema")
+@click.option("--markdown", is_flag=True, help="Markdown (as in docs/config.md), not plain text.")
+def config_schema(markdown):
+    """Every key of an experiment file: type, allowed values, default and meaning."""
+    from nnctl.configdoc import render_markdown, render_text
+
+    click.echo(render_markdown() if markdown else render_text(), nl=False)
+
+
+@main.command()
+@click.argument("path", required=False, default="experiment.yaml", type=click.Path(path_type=Path))
+@click.option(
+    "--template",
+    default="mlp",
+    show_default=True,
+    help="The starter: mlp, knn, linear (SVM/softmax) or features (CIFAR-10 HOG + colour).",
+)
+def init(path, template):
+    """Write a commented starter experiment file to PATH (default experiment.yaml); an
+    existing file is never overwritten."""
+    from nnctl.configdoc import write_template
+
+    path = write_template(template, path)
+    click.echo(f"wrote {path}; train it with: nnctl train {path}")

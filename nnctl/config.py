@@ -143,7 +143,7 @@ class ModelConfig(_Strict):
         0.0, description="probability of dropping a hidden unit while training"
     )
     weight_scale: Annotated[float, Field(gt=0)] = Field(
-        1e-2, description="standard deviation of the initial weights (when model.init is null)"
+        1e-2, description="standard deviation of the initial weights"
     )
     init: Literal["he", "xavier"] | None = Field(
         None, description="scale initial weights by fan-in (he) or fan-in and fan-out (xavier)"
@@ -163,9 +163,7 @@ class ModelConfig(_Strict):
         "and the best mean accuracy wins",
     )
     metric: Literal["l2", "l1"] = Field("l2", description="distance between examples")
-    folds: Annotated[int, Field(ge=2)] = Field(
-        5, description="cross-validation folds when model.k is a list"
-    )
+    folds: Annotated[int, Field(ge=2)] = Field(5, description="cross-validation folds")
 
 
 class TrainConfig(_Strict):
@@ -191,7 +189,7 @@ class TrainConfig(_Strict):
     num_train_samples: PositiveInt | None = Field(
         1000,
         description="the training accuracy (train_acc in history.csv) is measured on a "
-        "random subsample of this many training examples each epoch; null: all of them",
+        "random subsample of this many training examples, drawn anew each epoch; null: all of them",
     )
     num_val_samples: PositiveInt | None = Field(
         None, description="validation accuracy is measured on this many; null: all of them"
