@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from nnctl.errors import ConfigError
-from nnctl.safeyaml import MAX_BYTES, parse_yaml
+from nnctl.safeyaml import MAX_BYTES, clip, parse_yaml, shortlist
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -514,14 +514,14 @@ def validate(data, positions=None, source="<config>", override_keys=(), check_un
     except ValidationError as err:
         errors = _without_union_noise(err.errors())
         problems = [_describe(e, positions or {}, source, set(override_keys)) for e in errors]
-        raise ConfigError("\n".join(problems)) from None
+        raise ConfigError("\n".join(shortlist(problems))) from None
     if check_unused:
         problems = [
             f"{_where(key, positions or {}, source, set(override_keys))}: {problem}"
             for key, problem in unused_keys(config)
         ]
         if problems:
-            raise ConfigError("\n".join(problems))
+            raise ConfigError("\n".join(shortlist(problems)))
     return config
 
 
@@ -740,7 +740,7 @@ def suggest(parent, key):
 def _describe(error, positions, source, override_keys):
     loc = list(_clean_loc(error["loc"]))
     dotted = ".".join(str(p) for p in loc if not isinstance(p, int))
-    display = ".".join(str(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(
+    display = ".".join(clip(p) if not isinstance(p, int) else f"[{p}]" for p in loc).replace(
         ".[", "["
     )
     where = _where(dotted, positions, source, override_keys)

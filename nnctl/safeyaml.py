@@ -17,6 +17,7 @@ from nnctl.errors import ConfigError
 MAX_BYTES = 1_000_000  # an experiment file is a few hundred bytes; 1 MB is generous
 MAX_DEPTH = 100  # nested collections, counted through aliases (a scalar is a level too)
 MAX_NODES = 100_000  # scalars and collections once every alias is expanded
+MAX_PROBLEMS = 30  # problems listed in one error; the rest are counted
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -81,7 +82,7 @@ class _LimitedComposer(yaml.composer.Composer):
                 if id(target) not in self._measured:
                     raise _Refused(
                         event.start_mark,
-                        f"alias *{event.anchor} refers to a collection that contains it "
+                        f"alias *{clip(event.anchor)} refers to a collection that contains it "
                         "(a recursive structure)",
                     )
                 nodes, levels = self._measured[id(target)]
@@ -110,7 +111,7 @@ class _LimitedComposer(yaml.composer.Composer):
     def _count(self, nodes, mark, alias=None):
         self._expanded += nodes
         if self._expanded > MAX_NODES:
-            through = f" (alias *{alias} adds {nodes:,})" if alias else ""
+            through = f" (alias *{clip(alias)} adds {nodes:,})" if alias else ""
             raise _Refused(
                 mark,
                 f"the document holds more than {MAX_NODES:,} values once its aliases are "
@@ -195,6 +196,18 @@ def parse_yaml(text, source="<string>", loader=None):
     return data, positions
 
 
+def clip(text, limit=60):
+    """text cut to about limit characters: messages never repeat a huge key or value."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def shortlist(problems, limit=MAX_PROBLEMS):
+    """The first `limit` problems, and how many more there are."""
+    more = len(problems) - limit
+    return problems[:limit] + ([f"... and {more} more problems"] if more > 0 else [])
+
+
 def _position(node):
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -229,12 +242,13 @@ def _key_problems(root, source):
             elif key_node.tag != _STR_TAG:
                 kind = _KINDS.get(key_node.tag.rpartition(":")[2], "a value")
                 problem = (
-                    f"{name}: this key is read as {kind}, not a name (quote it: '{key_node.value}')"
+                    f"{clip(name)}: this key is read as {kind}, not a name "
+                    f"(quote it: '{clip(key_node.value)}')"
                 )
             elif key_node.value in first:
                 line, column = first[key_node.value]
                 problem = (
-                    f"{name}: duplicate key (first given at {line}:{column}); "
+                    f"{clip(name)}: duplicate key (first given at {line}:{column}); "
                     "a key may appear once in a mapping"
                 )
             else:
@@ -246,7 +260,7 @@ def _key_problems(root, source):
         # Popped last-pushed first: pushing in reverse visits the document in order, so a
         # shared node is named by its anchor's path rather than an alias's.
         stack.extend(reversed(children))
-    return [message for _, message in sorted(problems)]
+    return shortlist([message for _, message in sorted(problems)])
 
 
 def _collect_positions(node, prefix, positions):

@@ -225,3 +225,23 @@ def test_an_override_does_not_change_other_users_of_an_alias(tmp_path):
     config = load_config(path, ["model.hidden_dims=[7]"])
     assert config.model.hidden_dims == [7]
     assert config.sweep.params == {"model": [{"hidden_dims": [5]}]}
+
+
+def test_huge_keys_are_not_repeated_in_messages(tmp_path):
+    key = "k" * 400_000  # a key this long must be written as an explicit key (? key)
+    path = write(tmp_path, f"? {key}\n: 1\n? {key}\n: 2\n")
+    message, seconds = refused(load_config, path)
+    assert seconds < 1.0 and len(message) < len(str(path)) + 150
+    assert "duplicate key" in message
+    path = write(tmp_path, f"model:\n  ? {key}\n  : 1\n")
+    message, _ = refused(load_config, path)
+    assert "unknown key" in message and len(message) < len(str(path)) + 400
+
+
+def test_a_flood_of_problems_is_cut_short(tmp_path):
+    path = write(tmp_path, "".join(f"k: {i}\n" for i in range(1000)))
+    lines = refused(load_config, path)[0].splitlines()
+    assert len(lines) == 31 and lines[-1] == "... and 969 more problems"
+    path = write(tmp_path, "model: {hidden_dims: [" + ", ".join(["x"] * 1000) + "]}\n")
+    lines = refused(load_config, path)[0].splitlines()
+    assert len(lines) == 31 and lines[-1] == "... and 970 more problems"
