@@ -219,15 +219,16 @@ def load_dataset(
     n_train, n_val, n_test = split_sizes(
         raw, _get(data_config, "split", {}), _get(data_config, "val_fraction")
     )
+    val_start = 0 if raw.X_val is not None else n_train  # else val follows the training split
     subsample = _get(data_config, "subsample")
-    if subsample is not None:
+    if subsample is not None:  # each split keeps its own first examples
         n_train, n_val, n_test = (min(n, subsample) for n in (n_train, n_val, n_test))
     if raw.X_val is not None:
         X_val, y_val = raw.X_val[:n_val], raw.y_val[:n_val]
     else:
         X_val, y_val = (
-            raw.X_train[n_train : n_train + n_val],
-            raw.y_train[n_train : n_train + n_val],
+            raw.X_train[val_start : val_start + n_val],
+            raw.y_train[val_start : val_start + n_val],
         )
     arrays = {"train": raw.X_train[:n_train], "val": X_val, "test": raw.X_test[:n_test]}
     labels = {"train": raw.y_train[:n_train], "val": y_val, "test": raw.y_test[:n_test]}
@@ -237,7 +238,7 @@ def load_dataset(
         if raw.image_shape is None:
             raise DatasetError("image features (data.features) need an image dataset")
         key = features.cache_key(
-            raw.identity, [n_train, n_val, n_test, raw.X_val is not None], feature_spec
+            raw.identity, [n_train, val_start, n_val, n_test, raw.X_val is not None], feature_spec
         )
         arrays = features.cached_extract(
             arrays, feature_spec, cache_dir or default_cache_dir(), key, progress

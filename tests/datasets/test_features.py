@@ -155,6 +155,15 @@ def test_feature_cache_is_hit_and_rebuilt_when_corrupt(tmp_path, monkeypatch):
     # A different split is a different key.
     load_dataset({**config, "split": {"train": 200, "val": 50, "test": 40}}, cache_dir=tmp_path)
     assert len(list((tmp_path / "features").glob("*.npz"))) == 2
+    # So are splits of equal sizes at other places: val 50..99, and val 300..349 (capped).
+    first_50 = load_dataset(
+        {**config, "split": {"train": 50, "val": 50, "test": 40}}, cache_dir=tmp_path
+    )
+    capped = load_dataset({**config, "subsample": 50}, cache_dir=tmp_path)
+    assert len(list((tmp_path / "features").glob("*.npz"))) == 4
+    np.testing.assert_array_equal(capped.X_train, first_50.X_train)
+    np.testing.assert_array_equal(capped.X_val, first.X_val)  # the first 50 of val 300..349
+    assert not np.array_equal(capped.X_val, first_50.X_val)
 
 
 def test_features_need_images():

@@ -32,9 +32,11 @@ def test_val_follows_train_and_test_is_the_first_images(cifar_root):
         }
     )
     np.testing.assert_array_equal(s.X_train, raw.X_train[:70].astype(np.float32))
+    np.testing.assert_array_equal(s.y_train, raw.y_train[:70])
     np.testing.assert_array_equal(s.X_val, raw.X_train[70:80].astype(np.float32))
     np.testing.assert_array_equal(s.y_val, raw.y_train[70:80])
     np.testing.assert_array_equal(s.X_test, raw.X_test[:5].astype(np.float32))
+    np.testing.assert_array_equal(s.y_test, raw.y_test[:5])
     assert s.X_train.dtype == np.float32 and s.X_train.flags["C_CONTIGUOUS"]
     assert s.image_shape == (32, 32, 3) and s.input_dim == 3072
 
@@ -44,15 +46,27 @@ def test_default_and_fractional_validation(cifar_root):
     assert (len(s.X_train), len(s.X_val), len(s.X_test)) == (90, 10, 20)
     s = load_dataset({"dataset": "cifar10", "root": str(cifar_root), "val_fraction": 0.25})
     assert (len(s.X_train), len(s.X_val)) == (75, 25)
+    # 0.157 * 100 = 15.7 examples: rounded to the nearest, not cut
+    s = load_dataset({"dataset": "cifar10", "root": str(cifar_root), "val_fraction": 0.157})
+    assert (len(s.X_train), len(s.X_val)) == (84, 16)
     s = load_dataset({"dataset": "cifar10", "root": str(cifar_root), "split": {"train": 95}})
     assert (len(s.X_train), len(s.X_val)) == (95, 5)
 
 
-def test_subsample_caps_every_split(cifar_root):
+def test_subsample_caps_every_split_at_its_first_examples(cifar_root):
+    from nnctl.datasets import cifar10
+
+    raw = cifar10.load(cifar_root)
     s = load_dataset(
         {"dataset": "cifar10", "root": str(cifar_root), "split": {"val": 30}, "subsample": 8}
     )
-    assert (len(s.X_train), len(s.X_val), len(s.X_test)) == (8, 8, 8)
+    # Without the cap: train 0..69, val 70..99, test 0..19. With it, the first 8 of each.
+    np.testing.assert_array_equal(s.X_train, raw.X_train[:8].astype(np.float32))
+    np.testing.assert_array_equal(s.y_train, raw.y_train[:8])
+    np.testing.assert_array_equal(s.X_val, raw.X_train[70:78].astype(np.float32))
+    np.testing.assert_array_equal(s.y_val, raw.y_train[70:78])
+    np.testing.assert_array_equal(s.X_test, raw.X_test[:8].astype(np.float32))
+    np.testing.assert_array_equal(s.y_test, raw.y_test[:8])
 
 
 @pytest.mark.parametrize(
@@ -123,7 +137,10 @@ def test_the_loader_fits_on_train_only(rng, tmp_path):
 def test_each_step(rng):
     X = rng.integers(0, 256, size=(5, 4, 3, 2)).astype(np.float32)
     np.testing.assert_allclose(fit_pipeline(["scale"], X)[0], X / 255, rtol=1e-6)
-    assert fit_pipeline(["flatten"], X)[0].shape == (5, 24)
+    flat = fit_pipeline(["flatten"], X)[0]
+    assert flat.shape == (5, 24)
+    for n, h, w, c in np.ndindex(X.shape):  # row-major: (h, w, c) -> (h * 3 + w) * 2 + c
+        assert flat[n, (h * 3 + w) * 2 + c] == X[n, h, w, c]
     cf = fit_pipeline(["channels_first"], X)[0]
     assert cf.shape == (5, 2, 4, 3) and cf[1, 1, 2, 0] == X[1, 2, 0, 1]
     with pytest.raises(DatasetError, match="channels_first needs images"):
