@@ -1,5 +1,7 @@
 """Every loader, on small files in the genuine formats, and every way those files go wrong."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -86,6 +88,8 @@ def test_mnist_idx_files(tmp_path, gz, name):
     raw = mnist.load(tmp_path, name)
     assert raw.X_train.shape == (30, 28, 28, 1) and raw.X_test.shape == (10, 28, 28, 1)
     np.testing.assert_array_equal(raw.X_train[..., 0], arrays["train-images-idx3-ubyte"])
+    np.testing.assert_array_equal(raw.y_train, arrays["train-labels-idx1-ubyte"])
+    np.testing.assert_array_equal(raw.X_test[..., 0], arrays["t10k-images-idx3-ubyte"])
     np.testing.assert_array_equal(raw.y_test, arrays["t10k-labels-idx1-ubyte"])
     assert raw.class_names[9] == ("9" if name == "mnist" else "ankle boot")
 
@@ -129,8 +133,9 @@ def test_root_resolution_order(tmp_path, monkeypatch):
 
     monkeypatch.setenv("NNCTL_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert data_root("cfg", "cli") == data_root("cfg", None).parent / "cfg"
-    assert str(data_root(None, "cli")) == "cli"
+    assert data_root("cfg", "cli") == Path("cfg")
+    assert data_root(None, "cli") == Path("cli")
+    assert data_root("~/d", None) == Path.home() / "d"
     assert data_root(None, None) == tmp_path / "env"
     monkeypatch.delenv("NNCTL_DATA_DIR")
     assert data_root(None, None) == tmp_path / "xdg" / "nnctl"
@@ -142,24 +147,26 @@ def write_npz(path, **arrays):
 
 
 def test_npz_dataset_with_own_validation_set(tmp_path, rng):
-    write_npz(
-        tmp_path / "d.npz",
-        X_train=rng.standard_normal((30, 4)),
-        y_train=rng.integers(3, size=30),
-        X_val=rng.standard_normal((7, 4)),
-        y_val=rng.integers(3, size=7),
-        X_test=rng.standard_normal((5, 4)),
-        y_test=rng.integers(3, size=5),
-        class_names=np.array(["a", "b", "c"]),
-    )
+    arrays = {
+        "X_train": rng.standard_normal((30, 4)),
+        "y_train": rng.integers(3, size=30),
+        "X_val": rng.standard_normal((7, 4)),
+        "y_val": rng.integers(3, size=7),
+        "X_test": rng.standard_normal((5, 4)),
+        "y_test": rng.integers(3, size=5),
+    }
+    write_npz(tmp_path / "d.npz", **arrays, class_names=np.array(["a", "b", "c"]))
     splits = load_dataset({"dataset": "npz", "path": "d.npz"}, base_dir=tmp_path)
-    assert (
-        splits.X_train.shape == (30, 4)
-        and splits.X_val.shape == (7, 4)
-        and splits.X_test.shape == (5, 4)
-    )
+    for split in ("train", "val", "test"):  # each split is the file's own, in full
+        np.testing.assert_array_equal(
+            getattr(splits, f"X_{split}"), arrays[f"X_{split}"].astype(np.float32)
+        )
+        np.testing.assert_array_equal(getattr(splits, f"y_{split}"), arrays[f"y_{split}"])
     assert splits.class_names == ["a", "b", "c"] and splits.image_shape is None
     assert splits.X_train.dtype == np.float32
+    # (N, H, W, C) arrays with 1 or 3 channels are images.
+    write_npz(tmp_path / "i.npz", X_train=np.zeros((3, 2, 4, 3)), y_train=np.zeros(3, int))
+    assert npz.load(tmp_path / "i.npz").image_shape == (2, 4, 3)
 
 
 @pytest.mark.parametrize(
