@@ -16,16 +16,41 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from nnctl.datasets import SOURCES
+from nnctl.datasets.augment import AUGMENTATIONS
+from nnctl.datasets.features import FEATURES
+from nnctl.datasets.preprocess import STEPS
 from nnctl.errors import ConfigError
+from nnctl.models import MODEL_TYPES
+from nnctl.models.fcnet import DTYPES, INITS
+from nnctl.models.knn import METRICS
+from nnctl.nn.layers import ACTIVATIONS, NORMALIZATIONS
+from nnctl.nn.losses import LOSSES
+from nnctl.nn.optim import UPDATE_RULES
 from nnctl.safeyaml import MAX_BYTES, clip, parse_yaml, shortlist
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 
-DATASET_NAMES = Literal["cifar10", "mnist", "fashion-mnist", "mnist-mini", "spiral", "blobs", "npz"]
-PREPROCESS_NAMES = Literal["subtract_mean", "standardize", "scale", "flatten", "channels_first"]
-OPTIMIZERS = Literal["sgd", "sgd_momentum", "rmsprop", "adam", "adagrad"]
-ACTIVATIONS = Literal["relu", "leaky_relu", "sigmoid", "tanh", "swish"]
+
+def one_of(names):
+    """The schema type of a name from a registry: every name is defined once, where it is
+    implemented, and the schema takes its allowed values from there."""
+    return Literal[tuple(names)]
+
+
+DATASET_NAMES = one_of(SOURCES)
+PREPROCESS_NAMES = one_of(STEPS)
+FEATURE_NAMES = one_of(FEATURES)
+AUGMENT_NAMES = one_of(AUGMENTATIONS)
+OPTIMIZERS = one_of(UPDATE_RULES)
+ACTIVATION_NAMES = one_of(ACTIVATIONS)
+NORMALIZATION_NAMES = one_of(NORMALIZATIONS)
+LOSS_NAMES = one_of(LOSSES)
+MODEL_TYPE_NAMES = one_of(MODEL_TYPES)
+INIT_NAMES = one_of(INITS)
+DTYPE_NAMES = one_of(DTYPES)
+METRIC_NAMES = one_of(METRICS)
 
 
 NAME_PATTERN = r"^[A-Za-z0-9._-]+$"
@@ -88,14 +113,12 @@ class DataConfig(_Strict):
     preprocess: list[PREPROCESS_NAMES] = Field(
         [], description="steps fitted on the training split and applied to every split, in order"
     )
-    features: list[Literal["hog", "color_histogram"] | dict[str, dict[str, Any] | None]] | None = (
-        Field(
-            None,
-            description="image features computed instead of pixels, e.g. "
-            "[hog, {color_histogram: {bins: 10}}]; cached on disk",
-        )
+    features: list[FEATURE_NAMES | dict[str, dict[str, Any] | None]] | None = Field(
+        None,
+        description="image features computed instead of pixels, e.g. "
+        "[hog, {color_histogram: {bins: 10}}]; cached on disk",
     )
-    augment: list[Literal["hflip", "crop"] | dict[str, dict[str, Any] | None]] | None = Field(
+    augment: list[AUGMENT_NAMES | dict[str, dict[str, Any] | None]] | None = Field(
         None,
         description="random changes to training batches only, e.g. [hflip, {crop: {pad: 4}}]",
     )
@@ -110,9 +133,7 @@ class DataConfig(_Strict):
     @field_validator("features", "augment")
     @classmethod
     def _known_names(cls, items, info):
-        valid = {"features": {"hog", "color_histogram"}, "augment": {"hflip", "crop"}}[
-            info.field_name
-        ]
+        valid = {"features": FEATURES, "augment": AUGMENTATIONS}[info.field_name]
         for item in items or []:
             for name in [item] if isinstance(item, str) else item:
                 if name not in valid:
@@ -131,12 +152,12 @@ class DataConfig(_Strict):
 class ModelConfig(_Strict):
     """The classifier: a fully connected network (mlp) or k-nearest neighbours (knn)."""
 
-    type: Literal["mlp", "knn"] = Field("mlp", description="the kind of classifier")
+    type: MODEL_TYPE_NAMES = Field("mlp", description="the kind of classifier")
     hidden_dims: list[PositiveInt] = Field(
         [100], description="units of each hidden layer; [] is a linear classifier"
     )
-    activation: ACTIVATIONS = Field("relu", description="nonlinearity after each hidden layer")
-    normalization: Literal["batchnorm", "layernorm"] | None = Field(
+    activation: ACTIVATION_NAMES = Field("relu", description="nonlinearity after each hidden layer")
+    normalization: NORMALIZATION_NAMES | None = Field(
         None, description="normalisation after each hidden affine layer; null: none"
     )
     dropout: Annotated[float, Field(ge=0, lt=1)] = Field(
@@ -145,16 +166,16 @@ class ModelConfig(_Strict):
     weight_scale: Annotated[float, Field(gt=0)] = Field(
         1e-2, description="standard deviation of the initial weights"
     )
-    init: Literal["he", "xavier"] | None = Field(
+    init: INIT_NAMES | None = Field(
         None, description="scale initial weights by fan-in (he) or fan-in and fan-out (xavier)"
     )
     reg: Annotated[float, Field(ge=0)] = Field(
         0.0, description="L2 regularisation: the loss adds 0.5 * reg * sum(W**2)"
     )
-    loss: Literal["softmax", "svm", "mse"] = Field(
+    loss: LOSS_NAMES = Field(
         "softmax", description="data loss: cross-entropy, multiclass hinge or squared error"
     )
-    dtype: Literal["float32", "float64"] = Field(
+    dtype: DTYPE_NAMES = Field(
         "float32", description="floating-point type of the parameters and computations"
     )
     k: PositiveInt | list[PositiveInt] = Field(
@@ -162,7 +183,7 @@ class ModelConfig(_Strict):
         description="neighbours that vote; a list is cross-validated on the training split "
         "and the best mean accuracy wins",
     )
-    metric: Literal["l2", "l1"] = Field("l2", description="distance between examples")
+    metric: METRIC_NAMES = Field("l2", description="distance between examples")
     folds: Annotated[int, Field(ge=2)] = Field(5, description="cross-validation folds")
 
 
@@ -263,8 +284,8 @@ MLP_MODEL_KEYS = tuple(
 )
 KNN_MODEL_KEYS = ("model.k", "model.metric", "model.folds")
 TRAIN_KEYS = tuple(f"train.{key}" for key in TrainConfig.model_fields)
-SYNTHETIC_DATASETS = ("spiral", "blobs")  # generated vectors, not images
-DOWNLOADED_DATASETS = ("cifar10", "mnist", "fashion-mnist")
+SYNTHETIC_DATASETS = tuple(n for n, s in SOURCES.items() if s.images is False)  # vectors
+DOWNLOADED_DATASETS = tuple(n for n, s in SOURCES.items() if s.kind == "files")
 
 
 def _dataset_in(names):

@@ -6,6 +6,7 @@ split only. It knows nothing about models.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,17 +16,84 @@ from nnctl.datasets import cifar10, download, embedded, features, mnist, npz, sy
 from nnctl.datasets.preprocess import apply_pipeline, fit_pipeline
 from nnctl.datasets.source import RawData, data_root, default_cache_dir
 from nnctl.errors import DatasetError
+from nnctl.registry import Registry
 
 log = logging.getLogger(__name__)
 
-FILE_DATASETS = {
-    "cifar10": "cifar-10-batches-py/ or cifar-10-python.tar.gz",
-    "mnist": "mnist/",
-    "fashion-mnist": "fashion-mnist/",
-}
-DATASETS = ("cifar10", "mnist", "fashion-mnist", "mnist-mini", "spiral", "blobs", "npz")
 SYNTHETIC_DEFAULTS = {"train": 1000, "val": 200, "test": 200}
 DEFAULT_VAL_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class Source:
+    """One dataset source: how it is loaded and what its data are.
+
+    load(data_config, rng, root, base_dir) -> RawData; images: True for image data, False
+    for vectors, None when it depends on the file (npz); kind: where it comes from ("files"
+    under the data root, "bundled" with nnctl, "generated" from the seed, "path" of the
+    config); files: what is looked for under the data root (file sources).
+    """
+
+    load: Callable
+    images: bool | None
+    kind: str
+    files: str | None = None
+
+
+def _load_files(name):
+    def load(data_config, rng, root, base_dir):
+        if not is_present(name, root):
+            if not _get(data_config, "download", False):
+                raise DatasetError(missing_message(name, root))
+            download.download(name, root)
+        return cifar10.load(root) if name == "cifar10" else mnist.load(root, name)
+
+    return load
+
+
+def _load_generated(name):
+    def load(data_config, rng, root, base_dir):
+        split = _get(data_config, "split", {})
+        sizes = {key: _get(split, key, default) for key, default in SYNTHETIC_DEFAULTS.items()}
+        return synthetic.load(
+            name,
+            sizes["train"] + sizes["val"],
+            sizes["test"],
+            rng,
+            classes=_get(data_config, "classes"),
+            dim=_get(data_config, "dim"),
+            noise=_get(data_config, "noise"),
+        )
+
+    return load
+
+
+def _load_npz(data_config, rng, root, base_dir):
+    path = _get(data_config, "path")
+    if not path:
+        raise DatasetError("dataset npz needs data.path: the .npz file with X_train and y_train")
+    path = Path(path).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return npz.load(path)
+
+
+# The one list of dataset names: the config schema takes data.dataset's values from here.
+SOURCES = Registry(
+    "dataset",
+    {
+        "cifar10": Source(
+            _load_files("cifar10"), True, "files", f"{cifar10.FOLDER}/ or {cifar10.ARCHIVE}"
+        ),
+        "mnist": Source(_load_files("mnist"), True, "files", "mnist/"),
+        "fashion-mnist": Source(_load_files("fashion-mnist"), True, "files", "fashion-mnist/"),
+        "mnist-mini": Source(lambda *args: embedded.load(), True, "bundled"),
+        "spiral": Source(_load_generated("spiral"), False, "generated"),
+        "blobs": Source(_load_generated("blobs"), False, "generated"),
+        "npz": Source(_load_npz, None, "path"),
+    },
+)
+DATASETS = tuple(SOURCES)
 
 
 @dataclass
@@ -69,7 +137,7 @@ def _get(config, key, default=None):
 
 
 def is_present(name, root):
-    """Whether a file-based dataset's files are under root (embedded and generated: always)."""
+    """Whether a file-based dataset's files are under root (the others: always)."""
     if name == "cifar10":
         return (root / cifar10.FOLDER).is_dir() or (root / cifar10.ARCHIVE).is_file()
     if name in mnist.FOLDERS:
@@ -81,9 +149,8 @@ def dataset_table(data_dir=None):
     """One row per dataset: name, where it is looked for, whether it is there, bytes on disk."""
     root = data_root(None, data_dir)
     rows = []
-    for name in DATASETS:
-        if name in FILE_DATASETS:
-            present = is_present(name, root)
+    for name, source in SOURCES.items():
+        if source.kind == "files":
             folder = root / (cifar10.FOLDER if name == "cifar10" else mnist.FOLDERS[name])
             files = [folder] if folder.is_dir() else []
             if name == "cifar10" and (root / cifar10.ARCHIVE).is_file():
@@ -94,8 +161,15 @@ def dataset_table(data_dir=None):
                 for f in ([p] if p.is_file() else p.rglob("*"))
                 if f.is_file()
             )
-            rows.append({"name": name, "location": str(folder), "present": present, "bytes": size})
-        elif name == "mnist-mini":
+            rows.append(
+                {
+                    "name": name,
+                    "location": str(folder),
+                    "present": is_present(name, root),
+                    "bytes": size,
+                }
+            )
+        elif source.kind == "bundled":
             rows.append(
                 {
                     "name": name,
@@ -105,7 +179,9 @@ def dataset_table(data_dir=None):
                 }
             )
         else:
-            where = "data.path in the config" if name == "npz" else "generated from the seed"
+            where = (
+                "data.path in the config" if source.kind == "path" else "generated from the seed"
+            )
             rows.append({"name": name, "location": where, "present": None, "bytes": None})
     return rows
 
@@ -119,7 +195,7 @@ def _bundled_size():
 
 def missing_message(name, root):
     return (
-        f"dataset {name} was not found in {root} (looked for {FILE_DATASETS[name]}); "
+        f"dataset {name} was not found in {root} (looked for {SOURCES[name].files}); "
         f"fetch it with `nnctl datasets download {name} --data-dir {root}` (or data.download: "
         "true), or point data.root, --data-dir or $NNCTL_DATA_DIR at a folder that holds it"
     )
@@ -127,39 +203,9 @@ def missing_message(name, root):
 
 def load_raw(data_config, rng, data_dir=None, base_dir=None):
     """The dataset named in data_config as its source provides it (RawData)."""
-    name = _get(data_config, "dataset")
-    if name not in DATASETS:
-        raise DatasetError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
-    if name == "mnist-mini":
-        return embedded.load()
-    if name == "npz":
-        path = _get(data_config, "path")
-        if not path:
-            raise DatasetError(
-                "dataset npz needs data.path: the .npz file with X_train and y_train"
-            )
-        path = Path(path).expanduser()
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        return npz.load(path)
-    if name in synthetic.GENERATORS:
-        split = _get(data_config, "split", {})
-        sizes = {key: _get(split, key, default) for key, default in SYNTHETIC_DEFAULTS.items()}
-        return synthetic.load(
-            name,
-            sizes["train"] + sizes["val"],
-            sizes["test"],
-            rng,
-            classes=_get(data_config, "classes"),
-            dim=_get(data_config, "dim"),
-            noise=_get(data_config, "noise"),
-        )
+    source = SOURCES[_get(data_config, "dataset")]  # raises, listing the valid names
     root = data_root(_get(data_config, "root"), data_dir)
-    if not is_present(name, root):
-        if not _get(data_config, "download", False):
-            raise DatasetError(missing_message(name, root))
-        download.download(name, root)
-    return cifar10.load(root) if name == "cifar10" else mnist.load(root, name)
+    return source.load(data_config, rng, root, base_dir)
 
 
 def split_sizes(raw, split, val_fraction=None):

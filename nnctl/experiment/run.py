@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nnctl import signals
-from nnctl.config import ExperimentConfig, config_differences, to_yaml
+from nnctl.config import ExperimentConfig, check_against_data, config_differences, to_yaml
 from nnctl.datasets import load_dataset
 from nnctl.errors import RunError
 from nnctl.experiment.lifecycle import RunResult, execute
@@ -89,7 +89,7 @@ def run_experiment(
             splits = load_dataset(
                 config.data, data_rng, data_dir=data_dir, cache_dir=cache_dir, progress=progress
             )
-        # CHECK_AGAINST_DATA
+        check_against_data(config, splits)
         job = RUNNERS[config.model.type](
             config, splits, rng, verbose=not quiet, progress=progress, stop_file=stop_file
         )

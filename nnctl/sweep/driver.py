@@ -29,10 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from nnctl import console, signals, viz
-from nnctl.config import config_differences, to_yaml, validate
+from nnctl.config import check_against_data, config_differences, to_yaml, validate
 from nnctl.datasets import load_dataset
 from nnctl.datasets.stored import is_stored, load_splits, save_splits
-from nnctl.errors import ExperimentFailed, Interrupted, NnctlError, RunError
+from nnctl.errors import ConfigError, ExperimentFailed, Interrupted, NnctlError, RunError
 from nnctl.experiment import generators, resolve_paths, run_experiment
 from nnctl.machine import cpu_count
 from nnctl.runs import (
@@ -173,6 +173,7 @@ def run_sweep(
                 with folder.lock():
                     return finish(folder, trials, config, Status.COMPLETED)
         datasets = _load_data(trials, folder, executor, data_dir, cache_dir, progress)
+        _check_trials_against_data(pending, datasets)
         pool = make_executor(executor, min(workers, max(1, len(pending))), scheduler)
         try:
             folder, lock = _take_folder(folder, runs_dir, config, trials)
@@ -188,6 +189,22 @@ def run_sweep(
                 return _conclude(folder, trials, config, reason)
         finally:
             pool.shutdown()
+
+
+def _check_trials_against_data(trials, datasets):
+    """Every trial's settings against its loaded data, before the sweep folder exists."""
+    problems = []
+    for trial in trials:
+        splits = datasets.get(data_key(trial.config))
+        if splits is None:  # a resumed Dask sweep whose data was checked when it started
+            continue
+        try:
+            check_against_data(trial.config, splits)
+        except ConfigError as err:
+            described = ", ".join(f"{k}={v}" for k, v in trial.params.items())
+            problems += [f"sweep point ({described}): {line}" for line in str(err).splitlines()]
+    if problems:
+        raise ConfigError("invalid sweep point(s):\n" + "\n".join(dict.fromkeys(problems)))
 
 
 def _needs_run(folder, trial, retry_failed):

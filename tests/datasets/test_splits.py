@@ -86,7 +86,7 @@ def test_impossible_splits(cifar_root, split, message):
 
 
 def test_unknown_names():
-    with pytest.raises(DatasetError, match="unknown dataset 'cifar100'"):
+    with pytest.raises(ConfigError, match="unknown dataset .cifar100.; valid: blobs, cifar10"):
         load_dataset({"dataset": "cifar100"})
     with pytest.raises(
         ConfigError, match="unknown preprocessing step 'whiten'; valid: channels_first, flatten"
