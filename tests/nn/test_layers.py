@@ -1,5 +1,6 @@
 """Layer tests: every backward against a centred numerical gradient in float64."""
 
+import copy
 import math
 
 import numpy as np
@@ -155,11 +156,27 @@ def test_batchnorm_running_averages_serve_test_mode(rng):
     gamma, beta = np.ones(D), np.zeros(D)
     for _ in range(200):
         L.batchnorm_forward(2.5 * rng.standard_normal((50, D)) + 7, gamma, beta, bn_param)
-    bn_param["mode"] = "test"
-    out, cache = L.batchnorm_forward(2.5 * rng.standard_normal((500, D)) + 7, gamma, beta, bn_param)
+    # The running averages have found the data's mean 7 and variance 6.25 ...
+    np.testing.assert_allclose(bn_param["running_mean"], 7, atol=0.3)
+    np.testing.assert_allclose(bn_param["running_var"], 6.25, atol=1.0)
+    # ... and test mode normalises with them, not with the statistics of the batch it is given
+    # (a batch of one example would then come out as beta).
+    mean, var = np.array([1.0, 2.0, 3.0, 4.0]), np.array([4.0, 9.0, 16.0, 25.0])
+    bn_param.update(mode="test", running_mean=mean.copy(), running_var=var.copy())
+    x = np.array([[3.0, 8.0, 3.0, -1.0]])
+    gamma, beta = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.5, 0.0, 0.0, 0.0])
+    out, cache = L.batchnorm_forward(x, gamma, beta, bn_param)
     assert cache is None
-    np.testing.assert_allclose(out.mean(axis=0), 0, atol=0.15)
-    np.testing.assert_allclose(out.std(axis=0), 1, atol=0.1)
+    eps = 1e-5
+    expected = [
+        2 / math.sqrt(4 + eps) + 0.5,
+        6 / math.sqrt(9 + eps) * 2,
+        0.0,
+        -5 / math.sqrt(25 + eps) * 4,
+    ]
+    np.testing.assert_allclose(out, [expected], rtol=1e-12)
+    np.testing.assert_array_equal(bn_param["running_mean"], mean)  # test mode learns nothing
+    np.testing.assert_array_equal(bn_param["running_var"], var)
 
 
 def test_batchnorm_running_average_uses_momentum():
@@ -320,14 +337,65 @@ def test_layers_keep_dtype(dtype, rng):
             assert all(gr.dtype == dtype for gr in grads if gr is not None), (act, normalization)
 
 
-def test_backward_does_not_mutate_cache(rng):
-    x = rng.standard_normal((4, 3))
-    out, cache = L.batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "train"})
-    saved = [np.copy(c) for c in cache]
-    L.batchnorm_backward(np.ones_like(out), cache)
-    L.batchnorm_backward(np.ones_like(out), cache)
-    for before, after in zip(saved, cache, strict=True):
-        np.testing.assert_array_equal(before, after)
+def layer_pairs(rng):
+    """Every forward/backward pair, as (forward call, backward), on small inputs."""
+    x, w, b = rng.standard_normal((4, 3)), rng.standard_normal((3, 3)), rng.standard_normal(3)
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    pairs = {
+        "affine": (lambda: L.affine_forward(x, w, b), L.affine_backward),
+        "batchnorm": (
+            lambda: L.batchnorm_forward(x, gamma, beta, {"mode": "train"}),
+            L.batchnorm_backward,
+        ),
+        "layernorm": (lambda: L.layernorm_forward(x, gamma, beta, {}), L.layernorm_backward),
+        "dropout": (lambda: L.dropout_forward(x, {"p": 0.5, "seed": 3}), L.dropout_backward),
+        "affine_relu": (lambda: L.affine_relu_forward(x, w, b), L.affine_relu_backward),
+        "hidden_layer": (
+            lambda: L.hidden_layer_forward(
+                x,
+                w,
+                b,
+                activation="swish",
+                normalization="layernorm",
+                gamma=gamma,
+                beta=beta,
+                norm_param={},
+                dropout_param={"p": 0.3, "seed": 4},
+            ),
+            L.hidden_layer_backward,
+        ),
+    }
+    for name, (forward, backward) in L.ACTIVATIONS.items():
+        pairs[name] = (lambda forward=forward: forward(x), backward)
+    return pairs
+
+
+def assert_same(before, after, where="cache"):
+    """Recursive equality of nested tuples, dicts and arrays (values and dtypes)."""
+    if isinstance(before, np.ndarray):
+        assert before.dtype == after.dtype, where
+        np.testing.assert_array_equal(before, after, err_msg=where)
+    elif isinstance(before, (tuple, list)):
+        assert len(before) == len(after), where
+        for i, (a, b) in enumerate(zip(before, after, strict=True)):
+            assert_same(a, b, f"{where}[{i}]")
+    elif isinstance(before, dict):
+        assert before.keys() == after.keys(), where
+        for key in before:
+            assert_same(before[key], after[key], f"{where}[{key!r}]")
+    else:
+        assert before == after, where
+
+
+@pytest.mark.parametrize("name", sorted(layer_pairs(np.random.default_rng(0))))
+def test_backward_does_not_mutate_cache(name, rng):
+    forward, backward = layer_pairs(rng)[name]
+    out, cache = forward()
+    saved = copy.deepcopy(cache)
+    dout = rng.standard_normal(out.shape)
+    first = backward(dout, cache)
+    assert_same(saved, cache)
+    assert_same(first, backward(dout, cache), "a second backward")  # and nothing it relies on
 
 
 def test_hand_computed_sigmoid_network():
