@@ -192,20 +192,80 @@ def test_initialisations(rng):
     assert "gamma2" not in model.params  # the output layer is never normalised
 
 
-def test_linear_classifier_has_one_layer():
-    model = FullyConnectedNet([], input_dim=10, num_classes=3, loss="svm")
+def test_linear_classifier_has_one_layer(rng):
+    model = FullyConnectedNet([], input_dim=10, num_classes=3, loss="svm", dtype=np.float64)
     assert set(model.params) == {"W1", "b1"}
-    loss, grads = model.loss(np.ones((2, 10)), np.array([0, 2]))
-    assert grads["W1"].shape == (10, 3)
+    X, y = rng.standard_normal((4, 10)), np.array([0, 2, 1, 2])
+    model.params["b1"] = np.array([0.1, -0.2, 0.3])
+    scores = X @ model.params["W1"] + model.params["b1"]
+    np.testing.assert_allclose(model.loss(X), scores, rtol=1e-12)
+    margins = np.maximum(0, scores - scores[np.arange(4), y][:, None] + 1)
+    loss, grads = model.loss(X, y)
+    assert loss == pytest.approx((margins.sum() - 4) / 4, rel=1e-12)
+    for name, param in model.params.items():
+        num = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
+        assert_grad_close(num, grads[name], rtol=GRAD_TOL, name=name)
 
 
-def test_arrays_round_trip_with_batchnorm_statistics(rng):
+def test_scores_are_computed_in_test_mode(rng):
+    """Without labels: no dropout, and batchnorm normalises with its running averages."""
+    N, D, H, C = 5, 4, 6, 3
+    X, y = rng.standard_normal((N, D)), rng.integers(C, size=N)
+    model = FullyConnectedNet(
+        [H],
+        input_dim=D,
+        num_classes=C,
+        dropout=0.5,
+        normalization="batchnorm",
+        dtype=np.float64,
+        seed=0,
+    )
+    model.loss(X, y)  # a training call first: the next call must switch back to test mode
+    p = model.params
+    p.update(
+        b1=rng.standard_normal(H),
+        gamma1=rng.standard_normal(H) + 1,
+        beta1=rng.standard_normal(H),
+        b2=rng.standard_normal(C),
+    )
+    mean, var = rng.standard_normal(H), rng.random(H) + 0.5
+    model.norm_params[0].update(running_mean=mean, running_var=var)
+
+    # The independent reference: the network written out in plain NumPy.
+    hidden = np.maximum(
+        (X @ p["W1"] + p["b1"] - mean) / np.sqrt(var + 1e-5) * p["gamma1"] + p["beta1"], 0
+    )
+    expected = hidden @ p["W2"] + p["b2"]
+    np.testing.assert_allclose(model.loss(X), expected, rtol=1e-12)
+    np.testing.assert_allclose(model.loss(X), expected, rtol=1e-12)  # no mask drawn
+    np.testing.assert_array_equal(model.norm_params[0]["running_mean"], mean)  # nor learned
+    np.testing.assert_array_equal(model.predict(X, batch_size=2), expected.argmax(axis=1))
+
+
+def test_arrays_round_trip_with_every_setting_and_batchnorm_statistics(rng):
+    settings = {
+        "hidden_dims": [5, 4],
+        "dropout": 0.3,
+        "normalization": "batchnorm",
+        "reg": 0.2,
+        "weight_scale": 0.05,
+        "init": "xavier",
+        "activation": "tanh",
+        "loss": "svm",
+        "dtype": np.float64,
+    }  # none of them the default
     X, y = rng.standard_normal((20, 6)), rng.integers(3, size=20)
-    model = FullyConnectedNet([5, 4], input_dim=6, num_classes=3, normalization="batchnorm", seed=2)
+    model = FullyConnectedNet(input_dim=6, num_classes=3, seed=2, **settings)
     model.loss(X, y)  # one train step moves the running averages
-    rebuilt = model_from_arrays(model.spec(), model_to_arrays(model))
+    arrays = model_to_arrays(model)
+    assert {"running_mean1", "running_var1", "running_mean2", "running_var2"} <= set(arrays)
+    rebuilt = model_from_arrays(model.spec(), arrays)
+    for key, value in settings.items():
+        assert getattr(rebuilt, "loss_name" if key == "loss" else key) == value, key
+    assert (rebuilt.input_dim, rebuilt.num_classes) == (6, 3)
     np.testing.assert_array_equal(rebuilt.loss(X), model.loss(X))
-    assert "running_mean1" in model_to_arrays(model)
+    rebuilt.dropout_param["seed"] = model.dropout_param["seed"] = 5  # the same dropout mask
+    assert rebuilt.loss(X, y)[0] == model.loss(X, y)[0]  # the same loss and regularisation
 
 
 def test_build_model_from_config():
