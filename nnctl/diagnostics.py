@@ -6,7 +6,7 @@ import numpy as np
 
 from nnctl.datasets import load_dataset
 from nnctl.errors import ConfigError
-from nnctl.models import build_model
+from nnctl.models import MODEL_TYPES, FullyConnectedNet, build_model
 from nnctl.nn.gradcheck import eval_numerical_gradient, grad_check_sparse
 
 FULL_CHECK_LIMIT = 2000  # parameters with more entries are checked at random entries
@@ -84,19 +84,21 @@ class GradCheckRow:
 
 
 def check_config_gradients(config, threshold=1e-5, data_dir=None, batch=4, num_checks=20, seed=0):
-    """Build the configured MLP in float64 and check every parameter's gradient on the first
-    `batch` training examples of the configured data (dropout masks fixed, reg as
-    configured) under Criterion.for_loss(threshold, loss). Returns (criterion, rows), one
-    GradCheckRow per parameter."""
-    if config.model.type != "mlp":
-        raise ConfigError("gradcheck needs model.type mlp (kNN has no gradients)")
+    """Build the configured net (mlp or autoencoder) in float64 and check every parameter's
+    gradient on the first `batch` training examples of the configured data (dropout masks
+    fixed, reg as configured) under Criterion.for_loss(threshold, loss). Returns (criterion,
+    rows), one GradCheckRow per parameter."""
+    if not MODEL_TYPES[config.model.type].trainable:
+        trained = " or ".join(n for n, kind in MODEL_TYPES.items() if kind.trainable)
+        raise ConfigError(f"gradcheck needs model.type {trained} (kNN has no gradients)")
     data_config = config.data.model_copy(update={"subsample": max(batch, 1)})
     splits = load_dataset(data_config, np.random.default_rng(seed), data_dir=data_dir)
     X = splits.X_train[:batch].astype(np.float64)
     y = splits.y_train[:batch]
     spec = {**config.model.model_dump(), "dtype": "float64"}
     model = build_model(spec, splits.input_dim, splits.num_classes, seed=seed)
-    model.dropout_param["seed"] = seed  # an int seed: the same mask on every call
+    if isinstance(model, FullyConnectedNet):
+        model.dropout_param["seed"] = seed  # an int seed: the same mask on every call
 
     def f(_):
         return model.loss(X, y)[0]

@@ -12,7 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -343,11 +342,3 @@ def test_ctrl_c_in_a_sweep_stops_cleanly_and_resume_equals_a_straight_sweep(tmp_
     assert numbers(folder) == numbers(other)
     listed = {r["run"]: r for r in list_runs(runs)}
     assert listed[folder.name]["kind"] == "sweep" and listed[folder.name]["best_trial"]
-
-
-def test_one_list_of_names(tmp_path):
-    from nnctl.experiment.runners import RUNNERS
-    from nnctl.models import MODEL_TYPES
-
-    assert set(RUNNERS) == set(MODEL_TYPES)
-    assert np.isfinite(1.0)

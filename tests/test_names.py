@@ -10,7 +10,7 @@ from nnctl.datasets import SOURCES, dataset_table
 from nnctl.datasets.augment import AUGMENTATIONS
 from nnctl.datasets.features import FEATURES
 from nnctl.datasets.preprocess import STEPS
-from nnctl.experiment.runners import RUNNERS
+from nnctl.experiment.dispatch import RUNNERS
 from nnctl.models import MODEL_TYPES
 from nnctl.models.fcnet import DTYPES, INITS
 from nnctl.models.knn import METRICS
@@ -61,7 +61,8 @@ def test_every_model_type_has_a_runner_and_every_dataset_a_row():
 
 def test_statuses_are_one_enum():
     assert [s.value for s in Status] == [
-        "running", "completed", "diverged", "failed", "interrupted", "stopped", "stale",
+        "running", "completed", "diverged", "failed", "interrupted", "stopped", "paused",
+        "stale",
     ]  # fmt: skip
     assert {s for s in Status if s.finished} == {
         Status.COMPLETED, Status.DIVERGED, Status.FAILED, Status.STOPPED,

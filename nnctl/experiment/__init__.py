@@ -7,7 +7,6 @@ evaluate.py   eval and viz-weights of a saved run
 """
 
 from nnctl.experiment.evaluate import (
-    EvalResult,
     evaluate_run,
     load_run,
     picture_weights,
@@ -15,6 +14,7 @@ from nnctl.experiment.evaluate import (
 )
 from nnctl.experiment.lifecycle import RunResult
 from nnctl.experiment.run import generators, resolve_paths, run_experiment
+from nnctl.experiment.scoring import EvalResult
 
 __all__ = [
     "EvalResult",

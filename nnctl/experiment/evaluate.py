@@ -8,15 +8,13 @@ the plots and the summary are written.
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from nnctl import atomic, viz
+from nnctl import atomic
 from nnctl.datasets import load_dataset
-from nnctl.datasets.preprocess import flatten, states_from_arrays
+from nnctl.datasets.preprocess import states_from_arrays
 from nnctl.errors import ModelError, RunError
+from nnctl.experiment.dispatch import RUNNERS
 from nnctl.experiment.run import generators
-from nnctl.experiment.runners import plot_model_weights
-from nnctl.models import KNearestNeighbor, model_from_arrays
+from nnctl.models import model_from_arrays
 from nnctl.runs import RunFolder, Status, SweepFolder, to_json
 from nnctl.runs.folder import read_json_file
 
@@ -28,18 +26,6 @@ PARAMETERS_NOTE = {
     Status.STALE: "the run was killed: scoring its best parameters so far (epoch {epoch})",
     Status.STOPPED: "the trial was stopped early: scoring its best parameters (epoch {epoch})",
 }
-
-
-@dataclass
-class EvalResult:
-    run_dir: Path
-    split: str
-    accuracy: float
-    per_class: dict
-    confusion: np.ndarray
-    class_names: list
-    plots: list
-    note: str | None = None
 
 
 @dataclass
@@ -82,12 +68,14 @@ def _note(saved):
 
 
 def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None):
-    """Score a saved model on a split; write eval.json and plots/confusion.png (and
-    misclassified.png for images); add test_acc to summary.json. Returns EvalResult."""
+    """Score a saved model on a split as its model type says (a classifier: accuracy,
+    per-class accuracy, confusion.png and misclassified.png; an autoencoder: reconstruction
+    error and its distance to PCA); write eval.json and add test_<metric> to summary.json.
+    Returns EvalResult."""
     if split not in ("test", "val"):
         raise RunError(f"split must be test or val, got {split!r}")
     saved = load_run(run_dir)
-    folder, model, info = saved.folder, saved.model, saved.info
+    folder = saved.folder
     splits = load_dataset(
         saved.config.data,
         generators(saved.config.seed)[0],
@@ -101,64 +89,36 @@ def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None):
             f"the {split} split of this run's data is empty (see data.split in its config)"
         )
     report = read_json_file(folder.eval_path) if folder.eval_path.is_file() else {}
-    pred = model.predict(flatten(X) if isinstance(model, KNearestNeighbor) else X)
-    names = info.get("class_names") or splits.class_names
-    C = len(names)
-    confusion = np.bincount(y * C + pred, minlength=C * C).reshape(C, C)
-    per_class = {
-        names[c]: (float(confusion[c, c] / confusion[c].sum()) if confusion[c].sum() else None)
-        for c in range(C)
-    }
-    accuracy = float(np.mean(pred == y))
-    note = _note(saved)
     with folder.lock():
-        suffix = "" if split == "test" else "_val"
-        name = saved.config.name
-        plots = [
-            viz.plot_confusion(
-                confusion,
-                names,
-                folder.plots / f"confusion{suffix}.png",
-                title=f"Confusion ({split}, {name})",
-            )
-        ]
-        image_shape = info.get("image_shape")
-        if image_shape and X[0].size == int(np.prod(image_shape)):
-            channels_first = "channels_first" in info["preprocess"]
-            images = viz.rows_as_images(flatten(X), image_shape, channels_first)
-            plots.append(
-                viz.plot_misclassified(
-                    images, y, pred, names, folder.plots / f"misclassified{suffix}.png"
-                )
-            )
+        result = RUNNERS[saved.config.model.type].score(saved, splits, X, y, split)
+        result.note = _note(saved)
         report[split] = {
-            "accuracy": accuracy,
-            "examples": int(len(y)),
-            "per_class_accuracy": per_class,
-            "confusion": confusion.tolist(),
-            "class_names": names,
-            "model_epoch": info.get("epoch"),
-            "note": note,
+            **result.report,
+            "model_epoch": saved.info.get("epoch"),
+            "note": result.note,
         }
         atomic.write_text(folder.eval_path, to_json(report, indent=2) + "\n")
-        folder.update_summary(**{f"{split}_acc_eval" if split == "val" else "test_acc": accuracy})
-    return EvalResult(folder.path, split, accuracy, per_class, confusion, names, plots, note)
+        if result.accuracy is not None:
+            fields = {"test_acc" if split == "test" else "val_acc_eval": result.accuracy}
+        else:
+            error = result.metrics["reconstruction_error"]
+            fields = {"test_error" if split == "test" else "val_error_eval": error}
+        folder.update_summary(**fields)
+    return result
 
 
 def picture_weights(run_dir, out=None, layer=1):
-    """Write the weight picture of a saved net's layer `layer`; returns its path."""
+    """Write the weight picture of a saved model (layer `layer` of a net); returns its path."""
     saved = load_run(run_dir)
-    folder, model, info = saved.folder, saved.model, saved.info
-    if isinstance(model, KNearestNeighbor):
-        raise RunError(f"{folder.path} is a kNN run: it has no learned weights to picture")
-    if f"W{layer}" not in model.params:
-        raise RunError(f"the model has no layer {layer} (it has {model.num_layers})")
+    folder = saved.folder
     out = (
         Path(out)
         if out
         else folder.plots / ("weights.png" if layer == 1 else f"weights_layer{layer}.png")
     )
+    picture = RUNNERS[saved.config.model.type].picture_weights
+    params = getattr(saved.model, "params", {})
+    if "W1" in params and f"W{layer}" not in params:
+        raise RunError(f"the model has no layer {layer} (it has {saved.model.num_layers})")
     with folder.lock():
-        return plot_model_weights(
-            model, info.get("image_shape"), info.get("class_names"), info["preprocess"], out, layer
-        )
+        return picture(saved, out, layer)

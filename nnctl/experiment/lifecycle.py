@@ -41,6 +41,7 @@ class RunResult:
     epochs: int = 0
     seconds: float = 0.0
     stop_reason: str | None = None
+    metric: str = "acc"  # what train_acc, val_acc and best_val_acc hold: acc, or error
     extra: dict = field(default_factory=dict)
 
 

@@ -17,8 +17,8 @@ from nnctl import signals
 from nnctl.config import ExperimentConfig, check_against_data, config_differences, to_yaml
 from nnctl.datasets import load_dataset
 from nnctl.errors import RunError
+from nnctl.experiment.dispatch import RUNNERS
 from nnctl.experiment.lifecycle import RunResult, execute
-from nnctl.experiment.runners import RUNNERS
 from nnctl.runs import RunFolder, Status, environment, holder, probe_writable, update_latest
 from nnctl.runs.lock import in_use_message
 
@@ -64,6 +64,7 @@ def run_experiment(
     splits=None,
     stop_file=None,
     update_link=True,
+    pause_at=None,
 ):
     """Load the data, build the model, train it and write the run folder.
 
@@ -72,11 +73,12 @@ def run_experiment(
     from; quiet: no per-iteration logs; progress: progress bars; resume an existing run folder
     to continue from its checkpoint; run_dir a path for the new folder instead of one in
     runs_dir (sweep trials); splits data already loaded for this config (sweeps); stop_file a
-    path whose appearance asks training to stop (sweeps); update_link: point runs/latest here.
+    path whose appearance asks training to stop (sweeps); update_link: point runs/latest here;
+    pause_at: stop after this many epochs, paused, to be resumed later (a sweep's scheduler).
 
-    Returns RunResult (completed, diverged or interrupted). Raises an NnctlError for bad input
-    before anything is written, and after the folder exists as nnctl.experiment.lifecycle
-    says; KeyboardInterrupt before the folder exists.
+    Returns RunResult (completed, diverged, interrupted or paused). Raises an NnctlError for
+    bad input before anything is written, and after the folder exists as
+    nnctl.experiment.lifecycle says; KeyboardInterrupt before the folder exists.
     """
     config = resolve_paths(config, base_dir)
     with signals.terminate_as_interrupt():
@@ -91,8 +93,9 @@ def run_experiment(
             )
         check_against_data(config, splits)
         job = RUNNERS[config.model.type](
-            config, splits, rng, verbose=not quiet, progress=progress, stop_file=stop_file
-        )
+            config, splits, rng, verbose=not quiet, progress=progress, stop_file=stop_file,
+            pause_at=pause_at,
+        )  # fmt: skip
         if target is not None:
             job.restore(target)
         signals.fault_point("loaded")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nnctl.errors import ModelError
+from nnctl.models.autoencoder import Autoencoder
 from nnctl.models.fcnet import DTYPES, FullyConnectedNet, TwoLayerNet
 from nnctl.models.knn import KNearestNeighbor
 from nnctl.models.protocol import SavedModel, TrainableModel
@@ -20,6 +21,7 @@ from nnctl.registry import Registry
 
 __all__ = [
     "MODEL_TYPES",
+    "Autoencoder",
     "FullyConnectedNet",
     "KNearestNeighbor",
     "SavedModel",
@@ -88,6 +90,40 @@ def _rebuild_mlp(spec, arrays):
     return model
 
 
+def _build_autoencoder(config, input_dim, num_classes, seed):
+    return Autoencoder(
+        code_dim=config["code_dim"],
+        input_dim=input_dim,
+        tied=config.get("tied", True),
+        activation=config.get("code_activation"),
+        reg=config.get("reg", 0.0),
+        weight_scale=config.get("weight_scale", 1e-2),
+        init=config.get("init"),
+        dtype=DTYPES[config.get("dtype", "float32")],
+        seed=seed,
+    )
+
+
+def _rebuild_autoencoder(spec, arrays):
+    _check_spec_keys(Autoencoder, spec)
+    spec = {**spec, "dtype": DTYPES.get(spec.get("dtype", "float32"))}
+    if spec["dtype"] is None:
+        raise ModelError(f"the saved model has an unknown dtype; valid: {', '.join(DTYPES)}")
+    try:
+        model = Autoencoder(**{**spec, "seed": 0})
+    except (TypeError, ValueError) as err:
+        raise ModelError(f"the saved model's settings are invalid ({err})") from None
+    _require(arrays, list(model.params))
+    for name, value in model.params.items():
+        saved = np.asarray(arrays[name])
+        if saved.shape != value.shape:
+            raise ModelError(
+                f"saved array {name} has shape {saved.shape}, the model needs {value.shape}"
+            )
+        model.params[name] = saved.astype(model.dtype)
+    return model
+
+
 def _build_knn(config, input_dim, num_classes, seed):
     k = config.get("k", 1)
     k = min(k) if isinstance(k, (list, tuple)) else k
@@ -106,6 +142,13 @@ MODEL_TYPES = Registry(
     "model type",
     {
         "mlp": ModelType(FullyConnectedNet, _build_mlp, _mlp_arrays, _rebuild_mlp, trainable=True),
+        "autoencoder": ModelType(
+            Autoencoder,
+            _build_autoencoder,
+            lambda model: dict(model.params),
+            _rebuild_autoencoder,
+            trainable=True,
+        ),
         "knn": ModelType(
             KNearestNeighbor,
             _build_knn,

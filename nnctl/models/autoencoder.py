@@ -15,6 +15,7 @@ import numpy as np
 
 from nnctl.errors import ModelError
 from nnctl.models.fcnet import DTYPES, INITS
+from nnctl.models.protocol import RECONSTRUCTION_ERROR
 from nnctl.nn.blas import axpy
 from nnctl.nn.layers import ACTIVATIONS, affine_backward, affine_forward
 from nnctl.nn.losses import mse_loss
@@ -196,6 +197,19 @@ class Autoencoder:
     def encode(self, X):
         """The codes z (N, m) of X (N, d_1..d_k)."""
         return self._encode(self._flatten(X))[0]
+
+    metric = RECONSTRUCTION_ERROR  # what the Solver measures after every epoch (lower: better)
+
+    def score(self, X, y=None):
+        """The reconstruction error on X (y is ignored): the Solver's per-epoch metric."""
+        return self.reconstruction_error(X)
+
+    def predict(self, X, batch_size=1000):
+        """The reconstructions (N, n) of X (N, d_1..d_k), batch_size examples at a time."""
+        out = np.empty((X.shape[0], self.input_dim), dtype=self.dtype)
+        for start in range(0, X.shape[0], batch_size):
+            out[start : start + batch_size] = self.loss(X[start : start + batch_size])
+        return out
 
     def reconstruction_error(self, X, batch_size=1000):
         """Mean over the N examples of 1/2 ||x_hat_i - x_i||^2: the loss without its L2 term.

@@ -3,6 +3,7 @@
 import numpy as np
 
 from nnctl.errors import ModelError
+from nnctl.models.protocol import ACCURACY
 from nnctl.nn.blas import axpy
 from nnctl.nn.layers import (
     ACTIVATIONS,
@@ -184,6 +185,12 @@ class FullyConnectedNet:
                 loss += 0.5 * self.reg * float(np.vdot(W, W))
                 axpy(self.reg, W, grads[f"W{i}"])
         return loss, grads
+
+    metric = ACCURACY  # what the Solver measures after every epoch
+
+    def score(self, X, y):
+        """Accuracy on X (N, ...) with labels y (N,), scored in test mode."""
+        return float(np.mean(self.predict(X) == y))
 
     def predict(self, X, batch_size=1000):
         """Predicted class (N,) int64 for X (N, ...), scored in test mode batch by batch."""
