@@ -27,6 +27,9 @@ def setup(quiet=False, debug=False):
         handler.setLevel(logging.WARNING if quiet else logging.INFO)
     log.setLevel(logging.DEBUG if debug else logging.INFO)
     log.propagate = False
+    # A log file that cannot be written (a full disk) must not print logging's own traceback
+    # on the console: the run's status and the one error line say what happened.
+    logging.raiseExceptions = debug
 
 
 @contextmanager

@@ -100,13 +100,16 @@ def run_experiment(
             job.restore(target)
         signals.fault_point("loaded")
         folder, lock = _take_folder(target, config, runs_dir, run_dir)
-        if update_link and run_dir is None:
-            update_latest(folder.path.resolve().parent, folder.path.resolve())
-        log.info("run folder %s", folder.path)
-        return execute(folder, lock, lambda: _created(job, folder))
+        link = update_link and run_dir is None
+        return execute(folder, lock, lambda: _created(job, folder, link))
 
 
-def _created(job, folder):
+def _created(job, folder, link):
+    """The work of a run whose folder exists (inside the lifecycle, so any way out of it,
+    Ctrl-C included, ends in a recorded status)."""
+    if link:
+        update_latest(folder.path.resolve().parent, folder.path.resolve())
+    log.info("run folder %s", folder.path)
     signals.fault_point("created")
     return job.run(folder)
 
