@@ -16,6 +16,7 @@ import click
 
 from nnctl import __version__, console, signals
 from nnctl.errors import NnctlError
+from nnctl.status import Status
 
 log = logging.getLogger("nnctl")
 
@@ -78,6 +79,26 @@ def _progress_context(progress):
 
 
 DIR = click.Path(file_okay=False, path_type=Path)
+NO_REPORT = click.option(
+    "--no-report", is_flag=True, help="Do not write report.html into the folder at the end."
+)
+
+
+def _auto_report(folder, skip):
+    """report.html of folder after train, sweep or eval. A failure is a warning: it never
+    changes the command's outcome (the run's status is recorded by then)."""
+    if skip:
+        return
+    from nnctl.report import write_report
+
+    try:
+        path = write_report(folder)
+    except Exception as err:  # a report must not change what the run did or its exit code
+        click.echo(f"warning: no report written ({type(err).__name__}: {err})", err=True)
+    else:
+        click.echo(f"report: {path}")
+
+
 PROGRESS = click.option(
     "--progress/--no-progress",
     default=None,
@@ -98,8 +119,19 @@ PROGRESS = click.option(
 @click.option("--quiet", is_flag=True, help="No progress bars or per-epoch logs.")
 @PROGRESS
 @click.option("--print-config", is_flag=True, help="Print the resolved config and exit.")
+@NO_REPORT
 def train(
-    config_file, overrides, runs_dir, data_dir, name, seed, resume, quiet, progress, print_config
+    config_file,
+    overrides,
+    runs_dir,
+    data_dir,
+    name,
+    seed,
+    resume,
+    quiet,
+    progress,
+    print_config,
+    no_report,
 ):
     """Train the experiment CONFIG_FILE, with optional KEY=VALUE overrides.
 
@@ -138,6 +170,7 @@ def train(
             f"best val acc {_fmt(result.best_val_acc)}  "
             f"({result.epochs} epochs, {result.seconds:.1f}s)"
         )
+    _auto_report(result.run_dir, no_report)
     if result.status == "diverged":
         click.echo(
             "error: the run diverged (its loss became NaN or exploded); "
@@ -180,6 +213,7 @@ def train(
 @click.option("--dry-run", is_flag=True, help="Print the trials and exit.")
 @click.option("--quiet", is_flag=True, help="No progress bar or logs.")
 @PROGRESS
+@NO_REPORT
 def sweep(
     config_file,
     overrides,
@@ -194,6 +228,7 @@ def sweep(
     dry_run,
     quiet,
     progress,
+    no_report,
 ):
     """Run every trial of CONFIG_FILE's sweep: block (grid or random search), in parallel.
 
@@ -236,6 +271,7 @@ def sweep(
             progress=progress,
         )
     click.echo(f"sweep folder: {result.folder}")
+    _auto_report(result.folder, no_report)
     click.echo(f"{'rank':>4}  {config.sweep.metric:>16}  {'trials':<10} params")
     for rank, point in enumerate(result.points[:5], start=1):
         metric = "-" if point["metric"] is None else f"{point['metric']:.4f} ± {point['std']:.4f}"
@@ -260,7 +296,8 @@ def sweep(
 @click.argument("run_dir", type=DIR)
 @click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True)
 @click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
-def eval_(run_dir, split, data_dir):
+@NO_REPORT
+def eval_(run_dir, split, data_dir, no_report):
     """Score a saved run's model on the test (or validation) split.
 
     RUN_DIR may be a sweep folder: its best trial is scored."""
@@ -276,6 +313,7 @@ def eval_(run_dir, split, data_dir):
         click.echo(f"  {name:<{width}}  {_fmt(acc)}  ({count} examples)")
     for plot in result.plots:
         click.echo(f"wrote {plot}")
+    _auto_report(result.run_dir, no_report)
 
 
 @main.command(name="viz-weights")
@@ -378,7 +416,54 @@ def datasets_download(name, data_dir):
         click.echo(f"ok {path}")
 
 
-@main.command(name="runs")
+LISTED_STATUSES = [status.value for status in Status] + ["damaged"]
+
+
+def _cell(value):
+    """A config value in a CSV cell: lists and mappings as JSON."""
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def _write_csv(columns, rows):
+    import csv
+
+    writer = csv.DictWriter(
+        sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _echo_table(header, rows, right=()):
+    """Columns padded to their widest cell; those whose index is in `right` right-aligned."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        cells = [
+            f"{str(v):>{w}}" if i in right else f"{str(v):<{w}}"
+            for i, (v, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        click.echo("  ".join(cells).rstrip())
+
+
+def _short_keys(keys, taken=()):
+    """Column headings for dotted keys: the last part, unless another key or a heading in
+    `taken` has it too."""
+    last = [k.rpartition(".")[2] for k in keys]
+    return [
+        part if last.count(part) == 1 and part not in taken else key
+        for key, part in zip(keys, last, strict=True)
+    ]
+
+
+def _plain(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, (list, dict)) else value
+
+
+@main.group(name="runs", invoke_without_command=True)
 @click.option("--runs-dir", type=DIR, default=Path("runs"), show_default=True)
 @click.option(
     "--sort",
@@ -387,39 +472,74 @@ def datasets_download(name, data_dir):
     show_default=True,
 )
 @click.option("--top", type=click.IntRange(min=1), help="Show only the first N.")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(LISTED_STATUSES),
+    help="Only runs with this status (repeatable).",
+)
+@click.option(
+    "--where",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only runs whose config has KEY=VALUE, e.g. train.optimizer=adam (repeatable; "
+    "a sweep is matched by its best trial).",
+)
 @click.option("--csv", "as_csv", is_flag=True, help="Comma-separated output for scripts.")
-def runs_(runs_dir, sort, top, as_csv):
-    """A table of the runs and sweeps in a runs folder (`stale`: its process was killed)."""
-    from nnctl.runs import list_runs
+@click.option(
+    "--per-epoch",
+    is_flag=True,
+    help="With --csv: one row per run and epoch (every trial of a sweep too).",
+)
+@click.pass_context
+def runs_(ctx, runs_dir, sort, top, statuses, where, as_csv, per_epoch):
+    """A table of the runs and sweeps in a runs folder, with the hyperparameters that differ
+    between them (`stale`: its process was killed; running ones show their epoch).
 
-    rows = list_runs(runs_dir, sort=sort, top=top)
-    columns = ["run", "status", "model", "best_val_acc", "test_acc", "epochs", "seconds"]
+    `nnctl runs rm` deletes runs, `nnctl runs gc` prunes what finished runs no longer need."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from nnctl.runs import epoch_rows, list_runs, parse_where, varying_keys
+
+    if per_epoch and not as_csv:
+        raise click.UsageError("--per-epoch goes with --csv")
+    rows = list_runs(runs_dir, sort=sort, top=top, status=statuses, where=parse_where(where))
+    if per_epoch:
+        columns, records = epoch_rows(rows)
+        _write_csv(columns, [{k: _cell(v) for k, v in r.items()} for r in records])
+        return
+    keys = varying_keys(r["config"] for r in rows)
     if as_csv:
-        import csv
-
-        writer = csv.DictWriter(
-            sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows(rows)
+        columns = [
+            "run", "kind", "status", "progress", "dataset", "model", *keys, "best_val_acc",
+            "test_acc", "epochs", "total_epochs", "seconds", "best_trial",
+        ]  # fmt: skip
+        _write_csv(columns, [{**r, **{k: _cell(r["config"].get(k)) for k in keys}} for r in rows])
         return
     if not rows:
-        click.echo(f"no runs in {runs_dir}")
+        click.echo(f"no runs in {runs_dir}" + (" match" if statuses or where else ""))
         return
-    width = max(len(r["run"]) for r in rows)
-    click.echo(
-        f"{'run':<{width}}  {'status':<11} {'model':<5} "
-        f"{'best val':>8} {'test':>7} {'epochs':>6} {'time':>8}"
-    )
+    fixed = ["run", "status", "data", "model", "best val", "test", "epochs", "time"]
+    header = [*fixed[:4], *_short_keys(keys, taken=fixed), *fixed[4:], ""]
+    table = []
     for r in rows:
+        status = " ".join(filter(None, [r["status"] or "-", r["progress"]]))
+        epochs = "-" if r["epochs"] is None else str(r["epochs"])
+        if r["total_epochs"] and r["epochs"] is not None:
+            epochs += f"/{r['total_epochs']}"
         seconds = "-" if r["seconds"] is None else f"{r['seconds']:.1f}s"
-        epochs = "-" if r["epochs"] is None else r["epochs"]
-        best = f"  best: trial {r['best_trial']}" if r.get("best_trial") else ""
-        click.echo(
-            f"{r['run']:<{width}}  {r['status'] or '-':<11} {r['model'] or '-':<5} "
-            f"{_fmt(r['best_val_acc']):>8} {_fmt(r['test_acc']):>7} "
-            f"{epochs:>6} {seconds:>8}{best}"
+        note = ""
+        if r["kind"] == "sweep":
+            note = f"sweep of {r['trials']} trials" if r["trials"] else "sweep"
+            note += f", best: trial {r['best_trial']}" if r["best_trial"] is not None else ""
+        table.append(
+            [r["run"], status, r["dataset"] or "-", r["model"] or "-"]
+            + [_plain(r["config"].get(k)) for k in keys]
+            + [_fmt(r["best_val_acc"]), _fmt(r["test_acc"]), epochs, seconds, note]
         )
+    n = len(header)
+    _echo_table(header, table, right={n - 5, n - 4, n - 3, n - 2})
 
 
 @main.group(name="config")
@@ -451,3 +571,131 @@ def init(path, template):
 
     path = write_template(template, path)
     click.echo(f"wrote {path}; train it with: nnctl train {path}")
+
+
+def _size(nbytes):
+    for unit in ("B", "KB", "MB", "GB"):
+        if nbytes < 1000 or unit == "GB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1000
+
+
+@runs_.command(name="rm")
+@click.argument("run_dirs", nargs=-1, required=True, type=DIR)
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+def runs_rm(run_dirs, yes):
+    """Delete run or sweep folders RUN_DIRS (never one another process is using)."""
+    from nnctl.runs.prune import carry_out, plan_rm
+
+    removals = plan_rm(run_dirs)
+    for removal in removals:
+        click.echo(f"{removal.what:<5}  {removal.path}  ({_size(removal.size)})")
+    total = _size(sum(r.size for r in removals))
+    if not yes and not click.confirm(f"delete {len(removals)} folder(s), {total}?"):
+        click.echo("nothing deleted")
+        sys.exit(1)
+    busy = carry_out(removals)
+    for path in busy:
+        click.echo(f"error: {path} was taken by another process; it was not deleted", err=True)
+    click.echo(f"deleted {len(removals) - len(busy)} folder(s)")
+    if busy:
+        sys.exit(2)
+
+
+@runs_.command(name="gc")
+@click.option("--runs-dir", type=DIR, default=Path("runs"), show_default=True)
+@click.option(
+    "--keep-best",
+    is_flag=True,
+    help="Also delete the model of every finished sweep trial but the sweep's best.",
+)
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+def runs_gc(runs_dir, keep_best, yes):
+    """Free disk space: delete the checkpoints of completed, diverged and stopped runs and
+    trials (they cannot be resumed) and the data sweeps stored for their workers. Runs in use
+    are left alone; interrupted, failed and stale ones keep their checkpoint."""
+    from nnctl.runs.prune import carry_out, plan_gc
+
+    removals, busy = plan_gc(runs_dir, keep_best=keep_best)
+    for path in busy:
+        click.echo(f"skipped {path}: another process is using it", err=True)
+    if not removals:
+        click.echo("nothing to delete")
+        return
+    by_owner = {}
+    for removal in removals:
+        by_owner.setdefault(removal.owner, []).append(removal)
+    for owner, items in by_owner.items():
+        kinds = {}
+        for item in items:
+            kinds[item.what] = kinds.get(item.what, 0) + 1
+        what = ", ".join(
+            f"{n} {kind}{'s' if n > 1 and kind != 'data' else ''}" for kind, n in kinds.items()
+        )
+        click.echo(f"{owner.name}: {what} ({_size(sum(i.size for i in items))})")
+    total = _size(sum(r.size for r in removals))
+    if not yes and not click.confirm(f"delete {len(removals)} file(s) and folder(s), {total}?"):
+        click.echo("nothing deleted")
+        sys.exit(1)
+    left = carry_out(removals)
+    for path in left:
+        click.echo(f"skipped {path}: another process took it", err=True)
+    click.echo(f"freed {_size(sum(r.size for r in removals if r.owner not in left))}")
+
+
+@main.command()
+@click.argument("folder", type=DIR)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write it (default: FOLDER/report.html).",
+)
+@click.option("--open", "open_", is_flag=True, help="Open it in a web browser.")
+def report(folder, out, open_):
+    """Write an HTML report of a run or sweep FOLDER (a sweep's trials get theirs too): one
+    self-contained file that opens offline, wherever the folder is copied."""
+    from nnctl.report import write_report
+
+    path = write_report(folder, out)
+    click.echo(f"wrote {path}")
+    if open_:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+@main.command()
+@click.argument("run_dirs", nargs=-1, required=True, type=DIR)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also overlay their accuracy and loss curves in this PNG.",
+)
+def compare(run_dirs, plot):
+    """What differs between runs (or trials of a sweep; a sweep means its best trial): the
+    config keys that differ, side by side, then how each run did."""
+    from nnctl.report.compare import compare_runs, plot_comparison
+
+    compared = compare_runs(run_dirs)
+    many = len(compared.labels) > 26
+    names = [f"#{i + 1}" if many else chr(ord("A") + i) for i in range(len(compared.labels))]
+    for name, label in zip(names, compared.labels, strict=True):
+        click.echo(f"{name:<3} {label}")
+    click.echo()
+    differing = len(compared.differences)
+    click.echo(f"config: {differing} of {compared.keys} keys differ")
+    if differing:
+        _echo_table(["", *names], [[k, *map(_plain, v)] for k, v in compared.differences])
+    click.echo()
+    rows = []
+    for what, values in compared.results:
+        if what in ("seconds", "seconds per epoch"):
+            shown = ["-" if v is None else f"{v:.1f}s" for v in values]
+        elif what in ("best val acc", "final train acc", "final val acc", "test acc"):
+            shown = [_fmt(v) for v in values]
+        else:
+            shown = ["-" if v is None else str(v) for v in values]
+        rows.append([what, *shown])
+    _echo_table(["", *names], rows)
+    if plot is not None:
+        click.echo(f"wrote {plot_comparison(compared, plot, names)}")

@@ -646,6 +646,18 @@ def _represent_list(dumper, value):
 _Dumper.add_representer(list, _represent_list)
 
 
+def dotted_items(data, prefix=""):
+    """{dotted key: value} of a config dict, sections followed into; lists stay values.
+    E.g. {"train": {"epochs": 5}} -> {"train.epochs": 5}."""
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(dotted_items(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def config_differences(a, b, prefix=""):
     """The dotted keys whose values differ between two config dicts, each described."""
     out = []

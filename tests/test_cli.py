@@ -99,7 +99,10 @@ def test_train_eval_viz_and_runs(runner, tmp_path, tiny):
     result = invoke(runner, "runs", "--runs-dir", tmp_path / "runs")
     assert result.exit_code == 0 and run.name in result.output and "completed" in result.output
     result = invoke(runner, "runs", "--runs-dir", tmp_path / "runs", "--csv", "--sort", "val_acc")
-    assert result.output.splitlines()[0] == "run,status,model,best_val_acc,test_acc,epochs,seconds"
+    assert result.output.splitlines()[0] == (
+        "run,kind,status,progress,dataset,model,best_val_acc,test_acc,epochs,total_epochs,"
+        "seconds,best_trial"
+    )
     assert json.loads((run / "summary.json").read_text())["test_acc"] is not None
 
 

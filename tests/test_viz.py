@@ -119,6 +119,66 @@ def test_plot_top_curves_draws_validation_solid_and_training_dashed(figures):
         np.testing.assert_array_equal(train.get_xdata(), [1, 2])
 
 
+def integer_ticks_only(axis):
+    ticks = [t for t in axis.get_majorticklocs() if np.isfinite(t)]
+    return bool(ticks) and all(float(t).is_integer() for t in ticks)
+
+
+def test_accuracy_marks_the_best_epoch_on_the_curve_it_was_chosen_by(figures):
+    viz.plot_accuracy([0.1, 0.5, 0.6, 0.7], [0.2, 0.45, 0.4, 0.42], "a.png", best_epoch=2)
+    viz.plot_accuracy([0.3, 0.7, 0.6], [None, None, None], "a.png", best_epoch=2)
+    with_val, without_val = (fig.axes[0] for fig in figures)
+    rule = with_val.get_lines()[2]  # train, validation, the vertical rule, the star
+    np.testing.assert_array_equal(rule.get_xdata(), [2, 2])
+    star = with_val.get_lines()[3]
+    assert star.get_marker() == "*" and star.get_label() == "best epoch 2 (saved model)"
+    assert (list(star.get_xdata()), list(star.get_ydata())) == ([2], [0.45])  # on validation
+    star = without_val.get_lines()[-1]
+    assert (list(star.get_xdata()), list(star.get_ydata())) == ([2], [0.7])  # on training
+    assert integer_ticks_only(with_val.xaxis)
+
+
+def test_accuracy_over_few_epochs_has_whole_epoch_ticks(figures):
+    viz.plot_accuracy([0.1, 0.5], [0.2, 0.4], "a.png")
+    ax = figures[0].axes[0]
+    assert integer_ticks_only(ax.xaxis) and len(ax.get_lines()) == 2  # no best marker
+
+
+def test_loss_marks_the_end_of_the_best_epoch(figures, rng):
+    viz.plot_loss(rng.random(40), "l.png", best_step=30)
+    ax = figures[0].axes[0]
+    rule = ax.get_lines()[2]
+    np.testing.assert_array_equal(rule.get_xdata(), [30, 30])
+    assert "iteration 30" in rule.get_label()
+
+
+def test_knn_cv_uses_a_log_k_axis_only_when_k_spans_decades(figures):
+    viz.plot_knn_cv({1: [0.2], 10: [0.3], 100: [0.25]}, "cv.png")
+    viz.plot_knn_cv({1: [0.2], 3: [0.3], 5: [0.25]}, "cv.png")
+    wide, narrow = (fig.axes[0] for fig in figures)
+    assert wide.get_xscale() == "log" and wide.get_xlabel() == "k (log scale)"
+    assert tick_labels(wide, "x") == ["1", "10", "100"]
+    assert narrow.get_xscale() == "linear" and narrow.get_xlabel() == "k"
+    assert tick_labels(narrow, "x") == ["1", "3", "5"]
+
+
+def test_plot_compare_overlays_each_run_in_its_own_colour(figures):
+    a = [{"epoch": 1, "train_acc": 0.5, "val_acc": 0.4, "loss": 2.0},
+         {"epoch": 2, "train_acc": 0.6, "val_acc": None, "loss": 1.5}]  # fmt: skip
+    b = [{"epoch": 1, "train_acc": 0.3, "val_acc": 0.2, "loss": 3.0}]
+    viz.plot_compare([("A: one", a), ("B: two", b)], "c.png", title="A vs B")
+    acc_ax, loss_ax = figures[0].axes
+    assert figures[0].get_suptitle() == "A vs B"
+    val_a, train_a, val_b, train_b = acc_ax.get_lines()
+    assert val_a.get_label() == "A: one (val)" and val_a.get_color() == train_a.get_color()
+    assert val_b.get_color() != val_a.get_color()
+    np.testing.assert_array_equal(val_a.get_ydata(), [0.4, np.nan])
+    np.testing.assert_array_equal(train_b.get_ydata(), [0.3])
+    loss_a, loss_b = loss_ax.get_lines()
+    np.testing.assert_array_equal(loss_a.get_ydata(), [2.0, 1.5])
+    assert loss_b.get_label() == "B: two"
+
+
 # ---------------------------------------------------------------------------------------------
 # Weights and images
 
@@ -206,8 +266,30 @@ def test_other_weights_are_drawn_as_a_symmetric_heat_map(figures, rng):
         np.testing.assert_array_equal(image_of(ax), W)
         assert ax.images[0].get_clim() == (-5.0, 5.0)
         assert ax.images[0].get_cmap().name == "coolwarm"
-        assert (ax.get_xlabel(), ax.get_ylabel()) == ("unit", "input")
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("unit of layer 1", "input feature")
     assert figures[2].axes[0].images[0].get_clim() == (-1.0, 1.0)  # all zero: still a scale
+
+
+def test_weight_heat_maps_name_the_layer_the_run_and_the_classes(figures, rng):
+    W = rng.standard_normal((7, 3))
+    viz.plot_weights(W, "m.png", class_names=["cat", "dog", "emu"], layer=2, output=True,
+                     name="run-a")  # fmt: skip
+    viz.plot_weights(W, "m.png", class_names=["cat", "dog", "emu"], layer=2, name="run-a")
+    output, hidden = (fig.axes[0] for fig in figures)
+    assert output.get_title() == "Weights of output layer (run-a)"
+    assert tick_labels(output, "x") == ["cat", "dog", "emu"]
+    assert output.get_xlabel() == "class (output unit)"
+    assert output.get_ylabel() == "unit of hidden layer 1"
+    assert hidden.get_title() == "Weights of layer 2 (run-a)"
+    assert hidden.get_xlabel() == "unit of layer 2" and "cat" not in tick_labels(hidden, "x")
+
+
+def test_weight_pictures_carry_the_run_name(figures, rng):
+    viz.plot_weights(rng.standard_normal((12, 4)), "w.png", image_shape=(2, 2, 3), name="r1")
+    viz.plot_weights(rng.standard_normal((12, 2)), "w.png", image_shape=(2, 2, 3),
+                     class_names=["a", "b"], linear=True, name="r1")  # fmt: skip
+    assert figures[0].axes[0].get_title() == "First-layer weights (r1) (4 of 4 units)"
+    assert figures[1].get_suptitle() == "Class templates (linear classifier weights) (r1)"
 
 
 def test_plot_misclassified_shows_wrongly_predicted_images_by_predicted_class(figures, rng):
@@ -225,7 +307,8 @@ def test_plot_misclassified_shows_wrongly_predicted_images_by_predicted_class(fi
             ax = axes[c, j]
             if j < len(wrong):
                 np.testing.assert_allclose(image_of(ax), rescaled(images[wrong[j]]), atol=1e-12)
-                assert ax.get_title() == f"was {names[y_true[wrong[j]]]}"
+                assert ax.get_title() == f"{names[y_true[wrong[j]]]} → {names[c]}"
+                assert ax.title.get_fontsize() >= 8
             else:
                 assert not ax.images and ax.get_title() == ""
     # (row 0: images 1 and 2, not 3; row 1: image 4 only; row 2: images 7 and 8)
@@ -318,6 +401,30 @@ def test_sweep_scatter_has_a_panel_per_parameter(figures):
     assert act_ax.get_xscale() == "linear"
 
 
+def test_sweep_heatmap_names_the_status_of_points_without_a_result(figures):
+    params = [{"lr": 1e-3, "reg": 0.0}, {"lr": 1e-2, "reg": 0.0}, {"lr": 1e-3, "reg": 0.5}]
+    viz.plot_sweep_heatmap(("lr", "reg"), params, [0.4, None, 0.2], "h.png",
+                           statuses=[None, "diverged", None], title="sweep s")  # fmt: skip
+    ax = figures[0].axes[0]
+    assert ax.get_title() == "sweep s"
+    assert np.isnan(image_of(ax)[0, 1])
+    cells = {(round(t.get_position()[1]), round(t.get_position()[0])): t for t in ax.texts}
+    assert cells[(0, 1)].get_text() == "diverged" and cells[(0, 1)].get_color() == "tab:red"
+    assert cells[(0, 0)].get_text() == "0.400"
+    assert (1, 1) not in cells  # never run: empty
+
+
+def test_sweep_scatter_shows_points_without_a_result_as_red_crosses(figures):
+    params = [{"lr": 1e-3}, {"lr": 1e-1}, {"lr": 1e-2}]
+    viz.plot_sweep_scatter(["lr"], params, [0.2, None, 0.3], "s.png",
+                           statuses=[None, "failed", None])  # fmt: skip
+    [ax] = figures[0].axes
+    scored, crosses = ax.collections
+    np.testing.assert_allclose(scored.get_offsets(), [[1e-3, 0.2], [1e-2, 0.3]])
+    assert crosses.get_offsets()[:, 0].tolist() == [1e-1]
+    assert crosses.get_label() == "no result: failed"
+
+
 # ---------------------------------------------------------------------------------------------
 # The files
 
@@ -365,7 +472,7 @@ def png_size(path):
                 p,
                 per_class=4,
             ),
-            (680, 420),
+            (700, 530),
         ),
     ],
 )

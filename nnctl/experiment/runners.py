@@ -81,8 +81,8 @@ def save_model(folder, model, splits, **meta):
     )
 
 
-def plot_model_weights(model, image_shape, class_names, preprocess, path, layer=1, title=None):
-    """The weight picture of layer `layer` (1-based) of an MLP."""
+def plot_model_weights(model, image_shape, class_names, preprocess, path, layer=1, name=None):
+    """The weight picture of layer `layer` (1-based) of an MLP; name (the run's) in its title."""
     key = f"W{layer}"
     if key not in model.params:
         raise RunError(f"the model has no layer {layer} (it has {model.num_layers})")
@@ -94,6 +94,9 @@ def plot_model_weights(model, image_shape, class_names, preprocess, path, layer=
         class_names=class_names,
         channels_first="channels_first" in preprocess,
         linear=model.num_layers == 1,
+        layer=layer,
+        output=layer == model.num_layers,
+        name=name,
     )
 
 
@@ -190,8 +193,12 @@ class NetJob:
 
     def _plot(self, folder):
         solver, name = self.solver, self.config.name
+        best_step = solver.best_epoch * solver.iterations_per_epoch
         viz.plot_loss(
-            solver.loss_history, folder.plots / "loss.png", title=f"Training loss ({name})"
+            solver.loss_history,
+            folder.plots / "loss.png",
+            title=f"Training loss ({name})",
+            best_step=min(best_step, len(solver.loss_history)) or None,
         )
         if solver.train_acc_history:
             viz.plot_accuracy(
@@ -199,6 +206,7 @@ class NetJob:
                 solver.val_acc_history,
                 folder.plots / "accuracy.png",
                 title=f"Accuracy ({name})",
+                best_epoch=solver.best_epoch or None,
             )
         splits = self.splits
         plot_model_weights(
@@ -207,6 +215,7 @@ class NetJob:
             splits.class_names,
             splits.preprocess,
             folder.plots / "weights.png",
+            name=name,
         )
 
 

@@ -57,7 +57,13 @@ def score_classifier(saved, splits, X, y, split):
         images = viz.rows_as_images(flatten(X), image_shape, channels_first)
         plots.append(
             viz.plot_misclassified(
-                images, y, pred, names, folder.plots / f"misclassified{suffix}.png"
+                images,
+                y,
+                pred,
+                names,
+                folder.plots / f"misclassified{suffix}.png",
+                title=f"Misclassified {split} images (rows: the class predicted), "
+                f"{saved.config.name}",
             )
         )
     report = {

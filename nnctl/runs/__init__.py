@@ -10,7 +10,7 @@ from nnctl.runs.folder import (
     to_json,
     update_latest,
 )
-from nnctl.runs.listing import list_runs
+from nnctl.runs.listing import epoch_rows, flat_config, list_runs, parse_where, varying_keys
 from nnctl.runs.lock import FolderLock, holder
 from nnctl.runs.sweep_folder import SweepFolder
 from nnctl.status import FINISHED, Status
@@ -24,9 +24,13 @@ __all__ = [
     "SweepFolder",
     "create_run_dir",
     "environment",
+    "epoch_rows",
+    "flat_config",
     "holder",
     "list_runs",
+    "parse_where",
     "probe_writable",
     "to_json",
     "update_latest",
+    "varying_keys",
 ]

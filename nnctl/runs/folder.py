@@ -141,6 +141,31 @@ def check_format(version, path):
         )
 
 
+def read_pngs(folder):
+    """{file name: bytes} of every .png in folder, sorted by name ({} if it does not exist)."""
+    try:
+        paths = sorted(p for p in Path(folder).iterdir() if p.suffix == ".png" and p.is_file())
+        return {p.name: p.read_bytes() for p in paths}
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise RunError(f"{folder} cannot be read ({err})") from None
+
+
+def read_config_file(path):
+    """The validated config in a run's or sweep's config.yaml (an ExperimentConfig); RunError
+    naming the file when it cannot be read or is not a valid config."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise RunError(f"{path} cannot be read ({err})") from None
+    try:
+        data, _ = parse_yaml(text, source=str(path))
+        return validate(data, source=str(path))
+    except ConfigError as err:
+        raise RunError(f"{path} is not a valid run config: {err}") from None
+
+
 def read_npz(path):
     """Every array of an .npz written by nnctl (no pickles); RunError naming the file when it
     is truncated, corrupted or not an .npz."""
@@ -185,6 +210,7 @@ class RunFolder:
         self.checkpoint_path = self.path / "checkpoint.npz"
         self.log_path = self.path / "log.txt"
         self.eval_path = self.path / "eval.json"
+        self.report_path = self.path / "report.html"
 
     @classmethod
     def create(cls, runs_dir, name, now=None):
@@ -217,15 +243,7 @@ class RunFolder:
     def read_config(self):
         """The run's resolved config, validated (an ExperimentConfig); RunError naming the file
         when it cannot be read or is not a valid config (e.g. written by a newer nnctl)."""
-        try:
-            text = self.config_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as err:
-            raise RunError(f"{self.config_path} cannot be read ({err})") from None
-        try:
-            data, _ = parse_yaml(text, source=str(self.config_path))
-            return validate(data, source=str(self.config_path))
-        except ConfigError as err:
-            raise RunError(f"{self.config_path} is not a valid run config: {err}") from None
+        return read_config_file(self.config_path)
 
     def read_summary(self):
         """summary.json as a dict ({} before the run has written one)."""
@@ -244,6 +262,23 @@ class RunFolder:
         summary["format"] = FORMAT
         atomic.write_text(self.summary_path, to_json(summary, indent=2) + "\n")
         return summary
+
+    def read_eval(self):
+        """eval.json as a dict ({} before the run was evaluated): split -> accuracy,
+        per_class_accuracy, confusion, class_names, examples, model_epoch, note."""
+        try:
+            return read_json_file(self.eval_path)
+        except FileNotFoundError:
+            return {}
+
+    # -- plots and the report -------------------------------------------------------------
+
+    def read_plots(self):
+        """{file name: PNG bytes} of every picture in plots/, sorted by name."""
+        return read_pngs(self.plots)
+
+    def write_report(self, text):
+        atomic.write_text(self.report_path, text)
 
     # -- metrics and history --------------------------------------------------------------
 

@@ -27,7 +27,9 @@ from nnctl.runs.folder import (
     create_run_dir,
     effective_status,
     link_atomically,
+    read_config_file,
     read_json_file,
+    read_pngs,
     to_json,
 )
 from nnctl.runs.lock import FolderLock
@@ -47,6 +49,7 @@ class SweepFolder:
         self.plots = self.path / "plots"
         self.best_link = self.path / "best"
         self.stop_path = self.path / STOP_FILE
+        self.report_path = self.path / "report.html"
 
     @staticmethod
     def is_sweep(path):
@@ -100,6 +103,17 @@ class SweepFolder:
             raise RunError(f"{self.spec_path} is damaged: it lacks the config or the trial list")
         check_format(saved.get("format", FORMAT), self.spec_path)
         return saved["config"], saved["trials"]
+
+    def read_config(self):
+        """The sweep's resolved config (an ExperimentConfig, with its sweep block)."""
+        return read_config_file(self.config_path)
+
+    def read_plots(self):
+        """{file name: PNG bytes} of the sweep's own pictures in plots/."""
+        return read_pngs(self.plots)
+
+    def write_report(self, text):
+        atomic.write_text(self.report_path, text)
 
     def read_summary(self):
         try:

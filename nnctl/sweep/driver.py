@@ -504,26 +504,38 @@ def finish(folder, trials, config, status):
         warnings = edge_warnings(config, trials, best["params"])
         for warning in warnings:
             log.warning("warning: %s", warning)
-        _plot(folder, points, config)
         fields = {"best_trial": best["best_trial"]["trial"], "best_val_acc": best["metric"]}
+    if any(row["status"] for row in rows):  # trials without a result show in the plots too
+        _plot(folder, points, config)
     counts = {}
     for row in rows:
         counts[row["status"] or "not run"] = counts.get(row["status"] or "not run", 0) + 1
     with signals.deferred():
-        folder.update_summary(status=status, counts=counts, finished=time.time(), **fields)
+        folder.update_summary(
+            status=status, counts=counts, warnings=warnings, finished=time.time(), **fields
+        )
     return SweepResult(folder.path, rows, points, best, warnings, status)
 
 
 def _plot(folder, points, config):
+    """The metric against the swept parameters (points whose trials all diverged, failed or
+    were stopped are marked with that status), and the top trials' accuracy curves."""
     keys = list(config.sweep.params)
-    scored = [p for p in points if p["metric"] is not None]
+    shown = [p for p in points if p["statuses"] != ["not run"]]
+    scored = [p for p in shown if p["metric"] is not None]
     label = config.sweep.metric.replace("_", " ")
-    scalar = all(not isinstance(p["params"][k], (list, dict)) for p in scored for k in keys)
+    scalar = all(not isinstance(p["params"][k], (list, dict)) for p in shown for k in keys)
     heatmap = config.sweep.method == "grid" and len(keys) == 2 and scalar
     plot = viz.plot_sweep_heatmap if heatmap else viz.plot_sweep_scatter
     name = "heatmap.png" if heatmap else "scatter.png"
-    params = [p["params"] for p in scored]
-    plot(keys, params, [p["metric"] for p in scored], folder.plots / name, label)
+    title = f"{label} {'over the grid' if heatmap else 'against each parameter'} ({config.name})"
+    statuses = [
+        None if p["metric"] is not None else ", ".join(s for s in p["statuses"] if s != "not run")
+        for p in shown
+    ]
+    params = [p["params"] for p in shown]
+    metrics = [p["metric"] for p in shown]
+    plot(keys, params, metrics, folder.plots / name, label, statuses=statuses, title=title)
     curves = []
     for point in scored[:5]:
         records = folder.trial(point["best_trial"]["trial"]).read_history()
@@ -533,7 +545,9 @@ def _plot(folder, points, config):
                 (name, [r["train_acc"] for r in records], [r["val_acc"] for r in records])
             )
     if curves:
-        viz.plot_top_curves(curves, folder.plots / "top_trials.png")
+        viz.plot_top_curves(
+            curves, folder.plots / "top_trials.png", title=f"Top trials of {config.name}"
+        )
 
 
 def find_sweep(runs_dir, name):
