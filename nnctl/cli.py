@@ -699,3 +699,80 @@ def compare(run_dirs, plot):
     _echo_table(["", *names], rows)
     if plot is not None:
         click.echo(f"wrote {plot_comparison(compared, plot, names)}")
+
+
+@main.group(name="export")
+def export_group():
+    """Show runs and sweeps in TensorBoard or MLflow."""
+
+
+@export_group.command(name="tensorboard")
+@click.argument("run_dir", type=DIR)
+@click.option(
+    "--out",
+    type=DIR,
+    default=Path("tensorboard"),
+    show_default=True,
+    help="TensorBoard log folder; the run or sweep goes into OUT/<its folder name>.",
+)
+def export_tensorboard(run_dir, out):
+    """Write RUN_DIR (a run or sweep folder) as TensorBoard event files: scalars, config,
+    hyperparameters, weight picture; a sweep's trials become one HParams table."""
+    from nnctl.export.tensorboard import export_tensorboard as export
+
+    target, count = export(run_dir, out)
+    click.echo(f"wrote {target} ({count} run{'' if count == 1 else 's'})")
+    click.echo(f"view it with: tensorboard --logdir {out}")
+
+
+@export_group.command(name="mlflow")
+@click.argument("run_dir", type=DIR)
+@click.option(
+    "--tracking-uri", help="MLflow tracking URI.  [default: sqlite:///mlflow.db in this folder]"
+)
+@click.option("--experiment", help="MLflow experiment name.  [default: the config's name]")
+def export_mlflow(run_dir, tracking_uri, experiment):
+    """Log RUN_DIR (a run or sweep folder) to MLflow: params, metrics, tags, plots and the
+    model; a sweep becomes a parent run with nested trials. Exporting again updates them."""
+    from nnctl.export.mlflow import export_mlflow as export
+
+    result = export(run_dir, tracking_uri, experiment)
+    created = sum(1 for _, new in result.runs.values() if new)
+    click.echo(
+        f"{result.tracking_uri}: experiment {result.experiment!r}, "
+        f"{created} run(s) created, {len(result.runs) - created} updated"
+    )
+    click.echo(f"view it with: mlflow ui --backend-store-uri {result.tracking_uri}")
+
+
+@main.command()
+@click.argument("run_dir", type=DIR)
+@click.argument("source", metavar="INPUT")
+@click.option(
+    "--out",
+    default="predictions.csv",
+    show_default=True,
+    help="The CSV to write ('-': standard output).",
+)
+@click.option("--resize", is_flag=True, help="Scale images to the model's image size.")
+@click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
+def predict(run_dir, source, out, resize, data_dir):
+    """Predict the classes of INPUT with the model saved in RUN_DIR (a sweep: its best trial).
+
+    INPUT: an .npz with X (raw examples, like the run's data), a folder of PNG/JPEG images,
+    split:test or split:val (the run's own data, as eval loads it), or dataset:NAME (the
+    test split of dataset NAME). Writes index, class, class_name[, label], p_<class>..."""
+    from nnctl.experiment.predict import predict as run_predict
+    from nnctl.experiment.predict import predictions_csv, write_predictions
+
+    predictions = run_predict(run_dir, source, data_dir=data_dir, resize=resize)
+    if predictions.note:
+        click.echo(f"note: {predictions.note}", err=True)
+    if out == "-":
+        click.echo(predictions_csv(predictions), nl=False)
+    else:
+        click.echo(f"wrote {write_predictions(predictions, out)}", err=True)
+    count = len(predictions.predicted)
+    accuracy = predictions.accuracy
+    line = f"{count} examples" + ("" if accuracy is None else f", accuracy {accuracy:.4f}")
+    click.echo(line, err=True)

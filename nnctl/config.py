@@ -28,6 +28,7 @@ from nnctl.nn.layers import ACTIVATIONS, NORMALIZATIONS
 from nnctl.nn.losses import LOSSES
 from nnctl.nn.optim import UPDATE_RULES
 from nnctl.safeyaml import MAX_BYTES, clip, parse_yaml, shortlist
+from nnctl.training.live import LIVE_LOGGERS
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -214,6 +215,11 @@ class TrainConfig(_Strict):
     )
     num_val_samples: PositiveInt | None = Field(
         None, description="validation accuracy is measured on this many; null: all of them"
+    )
+    log_to: list[one_of(LIVE_LOGGERS)] = Field(
+        [],
+        description="also log the loss and epoch records while training: tensorboard writes "
+        "event files into the run folder's tensorboard/ (needs nnctl[tensorboard])",
     )
 
 

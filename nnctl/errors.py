@@ -41,3 +41,8 @@ class Interrupted(NnctlError):
     """The user stopped a run (Ctrl-C / SIGTERM); it left a checkpoint to resume from."""
 
     exit_code = 130
+
+
+class ExportError(UserInputError):
+    """An export cannot be written as asked: its tool is not installed, or the destination (a
+    TensorBoard folder, an MLflow tracking store) refuses it."""

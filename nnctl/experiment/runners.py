@@ -20,6 +20,7 @@ from nnctl.models import KNearestNeighbor, build_model, model_to_arrays
 from nnctl.models.knn import best_k
 from nnctl.registry import Registry
 from nnctl.status import Status
+from nnctl.training.live import LIVE_LOGGERS
 from nnctl.training.solver import Callback, Solver
 
 log = logging.getLogger(__name__)
@@ -37,11 +38,16 @@ class RunRecorder(Callback):
         if solver.iteration % self.log_every == 0:
             epoch = solver.epoch + solver.batch_in_epoch / solver.iterations_per_epoch
             self.folder.append_metrics(
-                {"step": solver.iteration, "epoch": round(epoch, 4), "loss": loss}
+                {
+                    "step": solver.iteration,
+                    "epoch": round(epoch, 4),
+                    "loss": loss,
+                    "time": time.time(),
+                }
             )
 
     def on_epoch_end(self, solver, record):
-        self.folder.append_metrics({"step": solver.iteration, **record})
+        self.folder.append_metrics({"step": solver.iteration, **record, "time": time.time()})
         self.folder.write_history(solver.epoch_records())
         self.folder.write_checkpoint(solver.state_arrays())
         self.folder.update_summary(
@@ -140,6 +146,9 @@ class NetJob:
             augment=augment,
             callbacks=[StopFile(stop_file)] if stop_file is not None else [],
         )
+        self.live_loggers = {name: LIVE_LOGGERS[name] for name in train.log_to}
+        for logger in self.live_loggers.values():
+            logger.require()  # a missing package is found before the run folder is made
         self.resumed = False
 
     def restore(self, folder):
@@ -154,6 +163,7 @@ class NetJob:
     def run(self, folder):
         solver = self.solver
         solver.callbacks.append(RunRecorder(folder))
+        solver.callbacks += [make(folder.path / name) for name, make in self.live_loggers.items()]
         if self.resumed:
             folder.truncate_metrics(solver.iteration)
             log.info("resuming at epoch %d, iteration %d", solver.epoch, solver.iteration)
