@@ -1,13 +1,13 @@
 """make bench: every benchmark, or the groups named on the command line.
 
-python -m benchmarks [training] [knn] [features] [startup] [sweep]
+python -m benchmarks [training] [knn] [features] [startup] [sweep] [asha]
 """
 
 import sys
 
 from benchmarks import harness
 
-GROUPS = ("startup", "training", "knn", "features", "sweep")
+GROUPS = ("startup", "training", "knn", "features", "sweep", "asha")
 
 
 def main(argv):

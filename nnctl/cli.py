@@ -206,6 +206,12 @@ def train(
 )
 @click.option("--retry-failed", is_flag=True, help="With --resume: run failed trials again.")
 @click.option(
+    "--extend",
+    type=DIR,
+    help="An earlier sweep folder: its finished trials with the same config are reused, only "
+    "the new points run.",
+)
+@click.option(
     "--runs-dir", type=DIR, default=Path("runs"), show_default=True, help="Where sweep folders go."
 )
 @click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
@@ -222,6 +228,7 @@ def sweep(
     scheduler,
     resume,
     retry_failed,
+    extend,
     runs_dir,
     data_dir,
     fail_fast,
@@ -231,26 +238,33 @@ def sweep(
     no_report,
 ):
     """Run every trial of CONFIG_FILE's sweep: block (grid or random search), in parallel.
+    An override with a comma-separated list of values sweeps that key (a grid, without a
+    sweep: block): train.learning_rate=1e-3,3e-3 model.reg=0,1e-3.
 
     Example: nnctl sweep configs/cifar10_twolayer.yaml --workers 2
     """
     from nnctl.config import load_config
     from nnctl.sweep import expand, find_sweep, run_sweep
+    from nnctl.sweep.multirun import split_overrides
+    from nnctl.sweep.scheduler import effort_lines
+    from nnctl.sweep.space import describe
 
     if retry_failed and resume is None:
         raise click.UsageError("--retry-failed goes with --resume")
+    if extend is not None and resume is not None:
+        raise click.UsageError("--extend starts a new sweep; it does not go with --resume")
     if config_file is None:
         if not resume:
             raise click.UsageError("give CONFIG_FILE, or --resume SWEEP_DIR")
         config_file = Path(resume) / "config.yaml"
-    config = load_config(config_file, overrides)
+    overrides, multirun = split_overrides(overrides)
+    config = load_config(config_file, overrides, sweep_params=multirun)
     if resume == "":
         resume = find_sweep(runs_dir, config.name)
     if dry_run:
         trials = expand(config)
         for trial in trials:
-            params = "  ".join(f"{k}={v}" for k, v in trial.params.items())
-            click.echo(f"{trial.number:>4}  seed={trial.config.seed}  {params}")
+            click.echo(f"{trial.number:>4}  seed={trial.config.seed}  {describe(trial.params)}")
         click.echo(f"{len(trials)} trials")
         return
     console.setup(quiet)
@@ -264,6 +278,7 @@ def sweep(
             scheduler=scheduler,
             resume=resume,
             retry_failed=retry_failed,
+            extend=extend,
             fail_fast=fail_fast,
             data_dir=data_dir,
             base_dir=config_file.parent,
@@ -274,18 +289,21 @@ def sweep(
     _auto_report(result.folder, no_report)
     click.echo(f"{'rank':>4}  {config.sweep.metric:>16}  {'trials':<10} params")
     for rank, point in enumerate(result.points[:5], start=1):
-        metric = "-" if point["metric"] is None else f"{point['metric']:.4f} ± {point['std']:.4f}"
-        params = "  ".join(f"{k}={v}" for k, v in point["params"].items())
+        metric = "-" if point["metric"] is None else f"{point['metric']:.4f}"
+        if point["n"] > 1:  # repeats: their mean and std
+            metric += f" ± {point['std']:.4f}"
         trials = ",".join(map(str, point["trials"]))
-        click.echo(f"{rank:>4}  {metric:>16}  {trials:<10} {params}")
+        click.echo(f"{rank:>4}  {metric:>16}  {trials:<10} {describe(point['params'])}")
     counts = {}
     for row in result.rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
-    unfinished = {k: v for k, v in counts.items() if k != "completed"}
-    if unfinished:
-        described = ", ".join(
-            f"{v} {k or 'not run'}" for k, v in sorted(unfinished.items(), key=str)
-        )
+        counts[row["status"] or "not run"] = counts.get(row["status"] or "not run", 0) + 1
+    described = ", ".join(f"{v} {k}" for k, v in counts.items())
+    click.echo(f"{len(result.rows)} trials: {described}")
+    for line in effort_lines(result.effort, config.sweep.metric):
+        click.echo(line)
+    trouble = {k: v for k, v in counts.items() if k not in ("completed", "stopped")}
+    if trouble:
+        described = ", ".join(f"{v} {k}" for k, v in trouble.items())
         click.echo(f"{described} of {len(result.rows)} trials (see their log.txt)", err=True)
     if result.best is None:
         click.echo("error: no trial finished with a result", err=True)

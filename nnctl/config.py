@@ -223,6 +223,20 @@ class TrainConfig(_Strict):
     )
 
 
+class SchedulerConfig(_Strict):
+    """Which trials of a sweep train on: ASHA (asynchronous successive halving) pauses every
+    trial at rungs of min_epochs * reduction_factor^k epochs (below train.epochs) and lets
+    only the best 1/reduction_factor of the trials that reached a rung go on."""
+
+    type: Literal["asha"] = Field("asha", description="the scheduler")
+    min_epochs: PositiveInt = Field(1, description="epochs of the first rung")
+    reduction_factor: Annotated[int, Field(ge=2)] = Field(
+        3,
+        description="each rung is this many times the epochs of the one before; the top "
+        "1/reduction_factor of the trials at a rung are promoted to the next",
+    )
+
+
 class SweepConfig(_Strict):
     """The search space of `nnctl sweep` (ignored by `nnctl train`)."""
 
@@ -234,6 +248,16 @@ class SweepConfig(_Strict):
         "val_acc", description="what is maximised to pick the best trial"
     )
     repeats: PositiveInt = Field(1, description="training seeds per point (seed, seed+1, ...)")
+    order: Literal["given", "shuffled"] = Field(
+        "given",
+        description="the grid's points in the order of the lists, or shuffled (by the seed) so "
+        "a sweep stopped early has covered the space evenly",
+    )
+    scheduler: SchedulerConfig | None = Field(
+        None,
+        description="stop unpromising trials early (asha); null: every trial trains all "
+        "train.epochs",
+    )
     params: dict[str, Any] = Field(
         {},
         description="dotted key -> list of values, or (random) {uniform | log_uniform | "
@@ -370,6 +394,20 @@ SCOPES = (
         ("sweep.method",),
         lambda c: c.sweep is None or c.sweep.method == "random",
         why="a grid runs every combination",
+    ),
+    Scope(
+        ("sweep.order",),
+        "sweep.method is grid",
+        ("sweep.method",),
+        lambda c: c.sweep is None or c.sweep.method == "grid",
+        why="random draws come in random order",
+    ),
+    Scope(
+        tuple(f"sweep.scheduler.{key}" for key in SchedulerConfig.model_fields),
+        "model.type is mlp",
+        ("model.type",),
+        lambda c: c.model.type == "mlp",
+        why="a scheduler pauses trials at epochs; kNN has none",
     ),
 )
 
@@ -584,8 +622,11 @@ def _without_union_noise(errors):
     return kept
 
 
-def load_config(path, overrides=()):
+def load_config(path, overrides=(), sweep_params=None):
     """Read, override and validate an experiment file. Returns ExperimentConfig.
+
+    sweep_params: {dotted key: [values]} added to the sweep's params (the lists of a
+    command-line multirun, nnctl.sweep.multirun); a file without a sweep block gets a grid.
 
     Every mistake is a ConfigError naming file:line:column (or the override): a file that is
     missing, too large, empty or not YAML; limits on nesting and aliases; duplicate keys;
@@ -601,12 +642,20 @@ def load_config(path, overrides=()):
     if not isinstance(data, dict):
         validate(data, positions, str(path))  # raises: the file is not a mapping
     keys = []
-    if overrides:
+    if overrides or sweep_params:
         data = _unshared(data)  # an override must not reach the other users of an alias
     for item in overrides:
         key, value = parse_override(item)
         set_dotted(data, key, value)
         keys.append(key)
+    if sweep_params:
+        if data.get("sweep") is None:
+            data["sweep"] = {}
+        sweep = data["sweep"]
+        params = sweep.get("params") if isinstance(sweep, dict) else None
+        if isinstance(sweep, dict) and (params is None or isinstance(params, dict)):
+            sweep["params"] = {**(params or {}), **sweep_params}  # else validation says why
+            keys += [f"sweep.params.{key}" for key in sweep_params]
     return validate(data, positions, str(path), keys, check_unused=True)
 
 

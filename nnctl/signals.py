@@ -95,8 +95,8 @@ def fault_point(stage):
     """A hook for the lifecycle tests: with NNCTL_FAULT_AT=<stage>:<SIGNAL> in the environment
     (e.g. loaded:SIGTERM), the process sends itself that signal when it reaches <stage>, so a
     test can stop a real run at a chosen moment. Stages: start, loaded, created, epoch,
-    trained, saved (runs) and trial (a sweep, after a finished trial). It fires once per
-    process."""
+    trained, saved (runs), trial (a sweep, after a finished trial) and rung (a sweep, when a
+    trial paused at a scheduler's rung, before it is decided). It fires once per process."""
     spec = os.environ.get(FAULT_ENV)
     if spec and (os.getpid(), stage) not in _FAULTS_SENT:  # once per process
         at, _, name = spec.partition(":")

@@ -12,6 +12,8 @@ class Status(str, Enum):
     failed       an error ended it; the traceback is in its log.txt
     interrupted  Ctrl-C or SIGTERM stopped it; it left a checkpoint to resume from
     stopped      a sweep's scheduler ended the trial early (it was not promising)
+    paused       a sweep's scheduler paused the trial at a rung (an epoch count) to compare
+                 it with the others; it left a checkpoint and continues if promoted
     stale        it says running but no process holds its lock (the process was killed);
                  never written to a file, only shown when a folder is read
     """
@@ -22,6 +24,7 @@ class Status(str, Enum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     STOPPED = "stopped"
+    PAUSED = "paused"
     STALE = "stale"
 
     def __str__(self):

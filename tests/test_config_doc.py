@@ -8,7 +8,14 @@ import yaml
 from click.testing import CliRunner
 
 from nnctl.cli import main
-from nnctl.config import ExperimentConfig, SweepConfig, load_config, schema_fields, validate
+from nnctl.config import (
+    ExperimentConfig,
+    SchedulerConfig,
+    SweepConfig,
+    load_config,
+    schema_fields,
+    validate,
+)
 from nnctl.configdoc import reference, render_markdown, render_text, template_names
 from nnctl.errors import ConfigError
 
@@ -67,6 +74,7 @@ def test_rows_give_type_allowed_values_default_and_when():
 def test_documented_defaults_are_the_real_defaults():
     defaults = ExperimentConfig().model_dump(mode="json")
     defaults["sweep"] = SweepConfig().model_dump(mode="json")
+    defaults["sweep"]["scheduler"] = SchedulerConfig().model_dump(mode="json")
     for key, doc in ROWS.items():
         if doc.is_section:
             continue

@@ -25,6 +25,8 @@ PARAMETERS_NOTE = {
     Status.FAILED: "the run failed: scoring its best parameters before that (epoch {epoch})",
     Status.STALE: "the run was killed: scoring its best parameters so far (epoch {epoch})",
     Status.STOPPED: "the trial was stopped early: scoring its best parameters (epoch {epoch})",
+    Status.PAUSED: "the trial is paused at a rung: scoring its best parameters so far (epoch "
+    "{epoch})",
 }
 
 

@@ -112,7 +112,7 @@ def plot_model_weights(model, image_shape, class_names, preprocess, path, layer=
 class NetJob:
     """A net trained by the Solver."""
 
-    def __init__(self, config, splits, rng, *, verbose, progress, stop_file):
+    def __init__(self, config, splits, rng, *, verbose, progress, stop_file, pause_at=None):
         self.config, self.splits = config, splits
         self.model = build_model(
             config.model.model_dump(), splits.input_dim, splits.num_classes, seed=rng
@@ -145,6 +145,7 @@ class NetJob:
             early_stopping=train.early_stopping,
             augment=augment,
             callbacks=[StopFile(stop_file)] if stop_file is not None else [],
+            pause_at=pause_at,
         )
         self.live_loggers = {name: LIVE_LOGGERS[name] for name in train.log_to}
         for logger in self.live_loggers.values():
@@ -170,7 +171,7 @@ class NetJob:
         with signals.graceful(solver.request_stop):
             status = solver.train()
         signals.fault_point("trained")
-        if status is Status.INTERRUPTED:
+        if status in (Status.INTERRUPTED, Status.PAUSED):
             folder.write_checkpoint(solver.state_arrays())  # exactly where it stopped
             solver.restore_best()  # what model.npz and the plots show
         fields = {}

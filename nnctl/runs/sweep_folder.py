@@ -5,6 +5,7 @@ runs/<timestamp>_<name>-sweep/
   config.yaml    the resolved config (what `nnctl sweep --resume DIR` reads)
   summary.json   the sweep's status, trial counts and best trial
   results.csv    one row per trial, rewritten atomically after each trial finishes
+  points.csv     one row per point: the metric's mean and std over its repeats, best first
   trials/NNN/    one complete run folder per trial
   best ->        the best trial's folder
   data/<key>/    the loaded data, for workers that cannot share memory (Dask)
@@ -45,6 +46,7 @@ class SweepFolder:
         self.config_path = self.path / "config.yaml"
         self.summary_path = self.path / "summary.json"
         self.results_path = self.path / "results.csv"
+        self.points_path = self.path / "points.csv"
         self.trials_dir = self.path / "trials"
         self.plots = self.path / "plots"
         self.best_link = self.path / "best"
@@ -132,13 +134,10 @@ class SweepFolder:
         return effective_status(self.path, self.read_summary())
 
     def write_results(self, rows, columns):
-        buffer = io.StringIO()
-        writer = csv.DictWriter(
-            buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
-        )
-        writer.writeheader()
-        writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-        atomic.write_text(self.results_path, buffer.getvalue())
+        _write_csv(self.results_path, rows, columns)
+
+    def write_points(self, rows, columns):
+        _write_csv(self.points_path, rows, columns)
 
     def read_results(self):
         """results.csv as a list of dicts of strings ('' is an absent value)."""
@@ -185,3 +184,12 @@ class SweepFolder:
 
     def clear_stop(self):
         self.stop_path.unlink(missing_ok=True)
+
+
+def _write_csv(path, rows, columns):
+    """A table written atomically; None is an empty cell, keys not in columns are left out."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+    atomic.write_text(path, buffer.getvalue())

@@ -46,7 +46,9 @@ from nnctl.runs import (
 )
 from nnctl.runs.lock import in_use_message
 from nnctl.sweep.executors import make_executor
-from nnctl.sweep.space import edge_warnings, expand
+from nnctl.sweep.extend import copy_trials, find_reusable
+from nnctl.sweep.scheduler import TrialQueue, make_plan, training_effort
+from nnctl.sweep.space import describe, edge_warnings, expand, show
 
 log = logging.getLogger(__name__)
 METRIC_FIELD = {"val_acc": "best_val_acc", "train_acc": "train_acc"}
@@ -64,6 +66,7 @@ class SweepResult:
     best: dict | None
     warnings: list = field(default_factory=list)
     status: Status = Status.COMPLETED
+    effort: dict = field(default_factory=dict)  # epochs trained, early rank correlation
 
 
 def data_key(config):
@@ -78,11 +81,12 @@ def data_key(config):
 # -- one trial, in a worker -----------------------------------------------------------------
 
 
-def run_trial(config_json, path, data_locator, threads, stop_path):
+def run_trial(config_json, path, data_locator, threads, stop_path, pause_at=None):
     """Run one trial in a worker: BLAS pinned to `threads`, the data from memory this process
     shares with the sweep (inline or forked workers) or memory-mapped from data_locator, the
-    run folder at path (continued from its checkpoint if it has one). Nothing reaches the
-    console. Returns (status, message): a Status value, or NOT_STARTED."""
+    run folder at path (continued from its checkpoint if it has one), up to epoch pause_at
+    (then paused: a scheduler's rung) or to the end. Nothing reaches the console. Returns
+    (status, message): a Status value, or NOT_STARTED."""
     from threadpoolctl import threadpool_limits
 
     stop_path = Path(stop_path)
@@ -108,6 +112,7 @@ def run_trial(config_json, path, data_locator, threads, stop_path):
                 resume=resume,
                 stop_file=stop_path,
                 update_link=False,
+                pause_at=pause_at,
             )
         except NnctlError as err:
             if not (path / "summary.json").is_file():  # refused before its folder was made
@@ -149,6 +154,7 @@ def run_sweep(
     quiet=False,
     progress=False,
     blas_threads=1,
+    extend=None,
 ):
     """Run (or resume) the sweep of config. Returns SweepResult; raises Interrupted (exit
     130) after Ctrl-C/SIGTERM and ExperimentFailed for --fail-fast.
@@ -157,16 +163,19 @@ def run_sweep(
     blas_threads threads (1: N workers on N cores never oversubscribe them). executor: 'local'
     (process pool) or 'dask' (scheduler address, or a LocalCluster). resume: an existing
     sweep folder; retry_failed: run its failed trials again. fail_fast: stop at the first
-    failure.
+    failure. extend: an earlier sweep folder whose finished trials with the same configs are
+    copied into the new sweep instead of run again (nnctl.sweep.extend).
     """
     config = resolve_paths(config, base_dir)
     trials = expand(config)
     workers = workers or cpu_count()
     with signals.terminate_as_interrupt():
         folder = _check_resume(Path(resume), config, trials) if resume is not None else None
+        reuse = {}
         if folder is None:
             probe_writable(runs_dir)
-            pending = trials
+            reuse = find_reusable(extend, trials) if extend is not None else {}
+            pending = [t for t in trials if t.number not in reuse]
         else:
             pending = [t for t in trials if _needs_run(folder, t, retry_failed)]
             if not pending:  # every trial has finished: nothing to load or run
@@ -176,7 +185,7 @@ def run_sweep(
         _check_trials_against_data(pending, datasets)
         pool = make_executor(executor, min(workers, max(1, len(pending))), scheduler)
         try:
-            folder, lock = _take_folder(folder, runs_dir, config, trials)
+            folder, lock = _take_folder(folder, runs_dir, config, trials, reuse)
             with lock:
                 try:
                     reason = _run(
@@ -238,8 +247,9 @@ def _check_resume(path, config, trials):
     return folder
 
 
-def _take_folder(folder, runs_dir, config, trials):
-    """(folder, held lock): the resumed sweep folder, or a new one written completely."""
+def _take_folder(folder, runs_dir, config, trials, reuse=None):
+    """(folder, held lock): the resumed sweep folder, or a new one written completely (with
+    the trials reused from another sweep copied in)."""
     if folder is not None:
         lock = folder.lock().acquire()
         with signals.deferred():
@@ -260,6 +270,9 @@ def _take_folder(folder, runs_dir, config, trials):
                 started=time.time(),
                 **env,
             )
+            if reuse:
+                copy_trials(folder, reuse)
+                log.info("reused %d finished trials of another sweep", len(reuse))
         except OSError as err:
             lock.release()
             shutil.rmtree(folder.path, ignore_errors=True)
@@ -283,16 +296,15 @@ def _run(folder, trials, pending, config, pool, datasets, threads, fail_fast, pr
         workers,
     )
     locators = _share_data(datasets, folder, pool)
-    jobs = [
-        (
-            json.dumps(t.config.model_dump(mode="json")),
-            str(folder.trial_path(t.number)),
-            locators[data_key(t.config)],
-            threads,
-            str(folder.stop_path),
-        )
-        for t in pending
-    ]
+
+    def job(t, pause_at):
+        config_json = json.dumps(t.config.model_dump(mode="json"))
+        path, locator = str(folder.trial_path(t.number)), locators[data_key(t.config)]
+        return config_json, path, locator, threads, str(folder.stop_path), pause_at
+
+    plan = make_plan(config, folder, trials)
+    queue = TrialQueue(job)
+    plan.fill(queue, pending)
     by_path = {str(folder.trial_path(t.number)): t for t in trials}
     counts = {}
     stop = {"reason": None}
@@ -310,15 +322,20 @@ def _run(folder, trials, pending, config, pool, datasets, threads, fail_fast, pr
     started = time.time()
     try:
         with signals.graceful(request_stop):
-            for job, outcome in pool.run(run_trial, jobs):
-                trial = by_path[job[1]]
+            for done, outcome in pool.run(run_trial, queue):
+                trial = by_path[done[1]]
                 status, message = _outcome(folder, trial, outcome, stop["reason"] is not None)
                 if status == NOT_STARTED:
                     continue
-                counts[status] = counts.get(status, 0) + 1
+                if status == Status.PAUSED.value:  # at a rung: promoted (and queued) or stopped
+                    signals.fault_point("rung")
+                    status, message = plan.decide(trial, queue)
                 rows = collect_rows(folder, trials, config)
                 write_results(folder, rows, config)
                 _report(trial, status, message, folder, config, rows)
+                if status == Status.PAUSED.value:  # promoted: it goes on
+                    continue
+                counts[status] = counts.get(status, 0) + 1
                 bar.update()
                 signals.fault_point("trial")
                 bar.set_postfix({k: v for k, v in counts.items() if k != "completed"})
@@ -367,16 +384,14 @@ def _report(trial, status, message, folder, config, rows):
     """One console line per finished trial."""
     row = next(r for r in rows if r["trial"] == trial.number)
     metric = row.get(METRIC_FIELD[config.sweep.metric])
-    params = "  ".join(f"{k}={_short(v)}" for k, v in trial.params.items())
+    params = describe(trial.params)
     value = "-" if metric is None else f"{metric:.4f}"
+    if status == Status.PAUSED.value:
+        status = "promoted"
     line = f"[trial {trial.number:03d}] {status:<11} {config.sweep.metric} {value}  {params}"
-    if message and status == Status.FAILED.value:
+    if message and status in (Status.FAILED.value, Status.STOPPED.value, "promoted"):
         line += f"  ({message.splitlines()[0]})"
     log.info(line)
-
-
-def _short(value):
-    return f"{value:.4g}" if isinstance(value, float) else value
 
 
 def _add_seconds(folder, seconds):
@@ -460,6 +475,26 @@ def write_results(folder, rows, config):
     folder.write_results(rows, ["trial", "id", *config.sweep.params, *RESULT_FIELDS])
 
 
+def write_points(folder, points, config):
+    """points.csv: per point its params, the metric's mean and std over the trials that
+    completed (n of them), its trials and their statuses, and its best trial; best first."""
+    metric = config.sweep.metric
+    rows = [
+        {
+            **{key: _cell(value) for key, value in point["params"].items()},
+            f"{metric}_mean": point["metric"],
+            f"{metric}_std": point["std"],
+            "n": point["n"],
+            "trials": " ".join(map(str, point["trials"])),
+            "statuses": " ".join(point["statuses"]),
+            "best_trial": point["best_trial"]["trial"] if point["metric"] is not None else None,
+        }
+        for point in points
+    ]
+    columns = [*config.sweep.params, f"{metric}_mean", f"{metric}_std", "n", "trials"]
+    folder.write_points(rows, [*columns, "statuses", "best_trial"])
+
+
 def _metric(row, config):
     value = row.get(METRIC_FIELD[config.sweep.metric])
     return None if value is None or row["status"] != "completed" else float(value)
@@ -482,9 +517,11 @@ def summarise(rows, config):
                 "params": members[0]["_params"],
                 "metric": float(np.mean(values)) if values else None,
                 "std": float(np.std(values)) if values else None,
+                "n": len(values),
                 "trials": [r["trial"] for r in members],
                 "statuses": sorted({r["status"] or "not run" for r in members}),
                 "best_trial": best_row,
+                "rows": members,
             }
         )
     points.sort(key=lambda p: -math.inf if p["metric"] is None else p["metric"], reverse=True)
@@ -497,6 +534,9 @@ def finish(folder, trials, config, status):
     rows = collect_rows(folder, trials, config)
     write_results(folder, rows, config)
     points, best = summarise(rows, config)
+    write_points(folder, points, config)
+    finals = {r["trial"]: _metric(r, config) for r in rows if _metric(r, config) is not None}
+    effort = training_effort(folder, trials, config, finals, status is Status.COMPLETED)
     warnings = []
     fields = {}
     if best is not None:
@@ -512,9 +552,10 @@ def finish(folder, trials, config, status):
         counts[row["status"] or "not run"] = counts.get(row["status"] or "not run", 0) + 1
     with signals.deferred():
         folder.update_summary(
-            status=status, counts=counts, warnings=warnings, finished=time.time(), **fields
-        )
-    return SweepResult(folder.path, rows, points, best, warnings, status)
+            status=status, counts=counts, warnings=warnings, finished=time.time(), **fields,
+            **effort,
+        )  # fmt: skip
+    return SweepResult(folder.path, rows, points, best, warnings, status, effort)
 
 
 def _plot(folder, points, config):
@@ -536,18 +577,38 @@ def _plot(folder, points, config):
     params = [p["params"] for p in shown]
     metrics = [p["metric"] for p in shown]
     plot(keys, params, metrics, folder.plots / name, label, statuses=statuses, title=title)
-    curves = []
-    for point in scored[:5]:
-        records = folder.trial(point["best_trial"]["trial"]).read_history()
-        if records:
-            name = ", ".join(f"{k.rpartition('.')[2]}={v}" for k, v in point["params"].items())
-            curves.append(
-                (name, [r["train_acc"] for r in records], [r["val_acc"] for r in records])
-            )
+    curves = [curve for point in scored[:5] if (curve := _point_curve(folder, point))]
     if curves:
         viz.plot_top_curves(
             curves, folder.plots / "top_trials.png", title=f"Top trials of {config.name}"
         )
+
+
+def _point_curve(folder, point):
+    """(label, train_acc, val_acc, val_std) per epoch of a point: the means over its completed
+    trials (its repeats) up to the epoch all of them reached, val_std their std (None for
+    one trial); None when no history is left."""
+    histories = [
+        folder.trial(row["trial"]).read_history()
+        for row in point["rows"]
+        if row["status"] == Status.COMPLETED.value
+    ]
+    histories = [h for h in histories if h]
+    if not histories:
+        return None
+    epochs = min(len(h) for h in histories)
+
+    def column(key):
+        return np.array(
+            [[np.nan if r[key] is None else r[key] for r in h[:epochs]] for h in histories]
+        )
+
+    train, val = column("train_acc"), column("val_acc")
+    label = ", ".join(f"{k.rpartition('.')[2]}={show(v)}" for k, v in point["params"].items())
+    std = None
+    if len(histories) > 1:
+        label, std = f"{label}, {len(histories)} seeds", list(val.std(axis=0))
+    return label, list(train.mean(axis=0)), list(val.mean(axis=0)), std
 
 
 def find_sweep(runs_dir, name):

@@ -1,8 +1,12 @@
 """Where sweep trials run: in this process, in a local process pool, or on a Dask cluster.
 
-Every executor has `run(fn, jobs)`, a generator yielding (job, result) as jobs finish, in any
-order (a job that raised yields the exception object as its result; a cancelled one is not
-yielded); `cancel_pending()`, after which no job starts; and `shutdown(kill=False)`.
+Every executor has `run(fn, queue)`, a generator yielding (job, result) as jobs finish, in
+any order (a job that raised yields the exception object as its result). It takes the next
+job from `queue` (a collections.deque, or anything with popleft() and a truth value) whenever
+a worker is free, so jobs added to the queue while it runs (a promoted trial's next rung) run
+too; the pools keep one job submitted beyond their workers, so a worker that finishes starts
+the next job at once rather than after the sweep has taken in the last result;
+`cancel_pending()`, after which no job starts; and `shutdown(kill=False)`.
 `fn(*job)` must be a top-level function (it is pickled).
 
 Workers ignore Ctrl-C and SIGTERM (the terminal sends them to the whole process group): the
@@ -61,10 +65,9 @@ class InlineExecutor:
     def __init__(self):
         self.cancelled = False
 
-    def run(self, fn, jobs):
-        for job in jobs:
-            if self.cancelled:
-                return
+    def run(self, fn, queue):
+        while queue and not self.cancelled:
+            job = queue.popleft()
             try:
                 yield job, fn(*job)
             except Exception as err:  # reported to the caller, which records the failure
@@ -91,18 +94,30 @@ class LocalExecutor:
             mp_context=multiprocessing.get_context(method),
             initializer=_worker_init,
         )
-        self.futures = {}
+        self.cancelled = False
+        self.running = {}  # future -> job: one per worker, and one waiting
 
-    def run(self, fn, jobs):
-        self.futures = {self.pool.submit(fn, *job): job for job in jobs}
-        for future in concurrent.futures.as_completed(self.futures):
-            if future.cancelled():
-                continue
-            error = future.exception()
-            yield self.futures[future], error if error is not None else future.result()
+    def run(self, fn, queue):
+        running = self.running
+        while True:
+            while queue and len(running) <= self.workers and not self.cancelled:
+                job = queue.popleft()
+                running[self.pool.submit(fn, *job)] = job
+            if not running:
+                return
+            done, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED
+            )
+            for future in done:
+                job = running.pop(future)
+                if future.cancelled():
+                    continue
+                error = future.exception()
+                yield job, error if error is not None else future.result()
 
     def cancel_pending(self):
-        for future in self.futures:
+        self.cancelled = True
+        for future in self.running:
             future.cancel()  # running ones cannot be cancelled: they stop on the stop file
 
     def shutdown(self, kill=False):
@@ -136,28 +151,37 @@ class DaskExecutor:
         self.client = Client(address)
         self.workers = workers
         self.shares_memory = False  # workers read the data the sweep stores in its folder
-        self.futures = {}
+        self.cancelled = False
 
-    def run(self, fn, jobs):
+    def run(self, fn, queue):
         from dask.distributed import as_completed
 
-        for job in jobs:
-            # pure=False: the same arguments may legitimately run again (e.g. after a resume).
-            self.futures[self.client.submit(fn, *job, pure=False)] = job
-        for future in as_completed(list(self.futures)):
-            if future.cancelled():
-                continue
+        running = {}  # future -> job: one per worker, and one waiting
+        finished = as_completed()
+
+        def submit():
+            while queue and len(running) <= self.workers and not self.cancelled:
+                job = queue.popleft()
+                # pure=False: the same arguments may legitimately run again (after a resume).
+                future = self.client.submit(fn, *job, pure=False)
+                running[future] = job
+                finished.add(future)
+
+        submit()
+        for future in finished:
+            job = running.pop(future)
             try:
-                yield self.futures[future], future.result()
+                yield job, future.result()
             except concurrent.futures.CancelledError:
-                continue
+                pass
             except Exception as err:
-                yield self.futures[future], err
+                yield job, err
+            submit()
 
     def cancel_pending(self):
-        """Nothing to do: Dask cannot tell queued tasks from running ones, and cancelling a
-        running one would leave it running unseen. Queued trials see the stop file when they
-        start and return at once."""
+        """No job is submitted from now on. Running ones are not cancelled (that would leave
+        them running unseen): they see the stop file and return."""
+        self.cancelled = True
 
     def shutdown(self, kill=False):
         self.client.close()  # closing twice is harmless

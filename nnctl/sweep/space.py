@@ -4,6 +4,7 @@ sweep:
   method: grid | random
   trials: 20                       # random search only
   repeats: 2                       # training seeds per point
+  order: shuffled                  # grid: run the points in an order shuffled by the seed
   params:
     train.learning_rate: [1e-3, 2e-3]                 # a list: every value (grid) or a choice
     model.hidden_dims: [[100], [200, 100]]            # values may themselves be lists
@@ -15,6 +16,7 @@ import copy
 import hashlib
 import itertools
 import json
+import logging
 import math
 from dataclasses import dataclass
 
@@ -22,8 +24,11 @@ import numpy as np
 
 from nnctl.config import set_dotted, validate
 from nnctl.errors import ConfigError
+from nnctl.sweep import scheduler
 
+log = logging.getLogger(__name__)
 DISTRIBUTIONS = ("uniform", "log_uniform", "int_uniform")
+DRAWS_PER_POINT = 20  # random search gives up looking for new points after this many draws each
 
 
 @dataclass
@@ -97,20 +102,59 @@ def points(config):
             "the config has no sweep: block (see configs/cifar10_twolayer.yaml for one)"
         )
     _check_space(sweep)
+    scheduler.check(config)
     keys = list(sweep.params)
     if sweep.method == "grid":
         if sweep.trials is not None:
             raise ConfigError("sweep.trials is for random search; a grid runs every combination")
-        return [
+        grid = [
             dict(zip(keys, values, strict=True))
             for values in itertools.product(*sweep.params.values())
         ]
+        if sweep.order == "shuffled":  # a stream of its own, so the draws below are unchanged
+            rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x5EE9, 1]))
+            grid = [grid[i] for i in rng.permutation(len(grid))]
+        return grid
     if sweep.trials is None:
         raise ConfigError("random search needs sweep.trials (how many points to draw)")
     rng = np.random.default_rng(
         np.random.SeedSequence([config.seed, 0x5EE9])
     )  # the sweep's own stream
-    return [{key: _draw(sweep.params[key], rng) for key in keys} for _ in range(sweep.trials)]
+    return _distinct_draws(config, keys, rng)
+
+
+def _distinct_draws(config, keys, rng):
+    """sweep.trials random points, none the same as another: a draw whose config (hash)
+    was drawn before is drawn again. A space with fewer distinct points (choices only) gives
+    what it has, with a warning."""
+    base = config.model_dump(mode="json")
+    wanted = config.sweep.trials
+    drawn, seen = [], set()
+    for _ in range(DRAWS_PER_POINT * wanted):
+        params = {key: _draw(config.sweep.params[key], rng) for key in keys}
+        identity = _identity(base, params)
+        if identity not in seen:
+            seen.add(identity)
+            drawn.append(params)
+            if len(drawn) == wanted:
+                return drawn
+    log.warning(
+        "random search: %d distinct points found in %d draws (sweep.trials is %d)",
+        len(drawn), DRAWS_PER_POINT * wanted, wanted,
+    )  # fmt: skip
+    return drawn
+
+
+def _identity(base, params):
+    """The config hash of a point (its first repeat), or its params for an invalid point
+    (expand reports those)."""
+    data = copy.deepcopy(base)
+    for key, value in params.items():
+        set_dotted(data, key, copy.deepcopy(value))
+    try:
+        return config_id(validate(data))
+    except ConfigError:
+        return json.dumps(params, sort_keys=True)
 
 
 def expand(config):
@@ -174,3 +218,22 @@ def edge_warnings(config, trials, best_params):
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def show(value):
+    """A swept value for people: a float with at most 4 significant digits (3 when it needs
+    more, as a random draw does: 0.000123 rather than 0.00012345678; whole units from 1000
+    up); the stored value stays exact."""
+    if isinstance(value, float):
+        short = f"{value:.4g}"
+        if float(short) == value:
+            return short
+        return f"{value:.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    if isinstance(value, list):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    return str(value)
+
+
+def describe(params, sep="  "):
+    """'train.learning_rate=0.000123  model.reg=0.05'."""
+    return sep.join(f"{key}={show(value)}" for key, value in params.items())

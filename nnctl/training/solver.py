@@ -71,11 +71,15 @@ class Solver:
     - callbacks: Callback objects that receive events
     - divergence_factor: stop when the loss exceeds this multiple of the first loss (None: only
       NaN/inf stop a run)
+    - pause_at: stop after this many epochs (if fewer than num_epochs) with status paused,
+      leaving the state to continue from exactly (a sweep's scheduler compares trials there).
+      num_epochs stays the length of the whole run (a schedule spans all of it), so training
+      paused and continued gives the numbers of training straight through.
 
     After train(): loss_history (one per iteration), train_acc_history and val_acc_history (one
     per epoch; None where there is no validation data), lr_history, best_val_acc (None without
     validation data), best_epoch, best_params (restored into the model unless interrupted),
-    status (a Status: completed, diverged or interrupted), stop_reason (early_stopping when
+    status (a Status: completed, diverged, interrupted or paused), stop_reason (early_stopping when
     the patience ran out) and, if diverged, diverged_at (the iteration).
     """
 
@@ -99,6 +103,7 @@ class Solver:
         augment=None,
         callbacks=(),
         divergence_factor=1e3,
+        pause_at=None,
     ):
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
@@ -119,6 +124,7 @@ class Solver:
         self.augment = augment
         self.callbacks = list(callbacks)
         self.divergence_factor = divergence_factor
+        self.pause_at = pause_at
         if len(self.X_train) == 0:
             raise RunError("the training split is empty")
         self._reset()
@@ -191,7 +197,8 @@ class Solver:
             unit="it",
             leave=False,
         ) as bar:
-            while self.epoch < self.num_epochs and self.status is None:
+            last = self.num_epochs if self.pause_at is None else min(self.pause_at, self.num_epochs)
+            while self.epoch < last and self.status is None:
                 start = time.perf_counter()
                 if self.perm is None:
                     self.perm = self.rng.permutation(n)
@@ -219,8 +226,8 @@ class Solver:
                 if self._stop_requested and self.status is None:  # asked during the epoch's end
                     self.status = Status.INTERRUPTED
         if self.status is None:
-            self.status = Status.COMPLETED
-        if self.status is not Status.INTERRUPTED:
+            self.status = Status.COMPLETED if self.epoch >= self.num_epochs else Status.PAUSED
+        if self.status not in (Status.INTERRUPTED, Status.PAUSED):  # they continue from here
             self.restore_best()
         for cb in self.callbacks:
             cb.on_train_end(self)

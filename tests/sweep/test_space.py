@@ -135,3 +135,79 @@ def test_edge_warnings():
     assert edge_warnings(r, [], {"model.reg": 1e-2}) == []
     assert "highest end" in edge_warnings(r, [], {"model.reg": 0.8})[0]
     assert "lowest end" in edge_warnings(r, [], {"model.reg": 1.2e-4})[0]
+
+
+def test_a_shuffled_grid_has_the_same_points_in_an_order_set_by_the_seed():
+    params = {"train.learning_rate": [1e-4, 1e-3, 1e-2], "model.reg": [0.0, 0.1, 0.2, 0.3]}
+    given = points(config({"params": params}))
+    shuffled = points(config({"order": "shuffled", "params": params}))
+    assert sorted(map(str, shuffled)) == sorted(map(str, given)) and shuffled != given
+    assert points(config({"order": "shuffled", "params": params})) == shuffled
+    assert points(config({"order": "shuffled", "params": params}, seed=6)) != shuffled
+    trials = expand(config({"order": "shuffled", "params": params}))
+    assert [t.params for t in trials] == shuffled and [t.number for t in trials] == list(
+        range(1, 13)
+    )
+
+
+def test_random_search_never_repeats_a_point():
+    sweep = {
+        "method": "random",
+        "trials": 6,
+        "params": {"model.activation": ["relu", "tanh", "swish"], "model.reg": [0.0, 0.1]},
+    }
+    drawn = points(config(sweep))
+    assert len(drawn) == 6 and len({str(p) for p in drawn}) == 6  # all 3 x 2 points
+    assert len(expand(config(sweep))) == 6
+    # Asking for more points than the space has gives each of them once.
+    assert len(points(config({**sweep, "trials": 9}))) == 6
+    # Distinct draws of continuous values are what they were: the stream is unchanged.
+    continuous = {"method": "random", "trials": 5, "params": {"model.reg": {"uniform": [0, 1]}}}
+    first = points(config(continuous))
+    assert points(config({**continuous, "trials": 8}))[:5] == first
+
+
+@pytest.mark.parametrize(
+    "value,shown",
+    [
+        (0.001, "0.001"),
+        (2.5e-4, "0.00025"),
+        (0.00012345678, "0.000123"),
+        (0.052345, "0.0523"),
+        (1234.5678, "1235"),
+        (1e7, "1e+07"),
+        (0.1, "0.1"),
+        (3, "3"),
+        ([100, 0.00012345678], "[100, 0.000123]"),
+        ("relu", "relu"),
+    ],
+)
+def test_values_are_shown_with_sensible_significant_digits(value, shown):
+    from nnctl.sweep.space import show
+
+    assert show(value) == shown
+
+
+def test_sweep_keys_without_effect_are_refused(tmp_path):
+    from nnctl.config import load_config
+
+    path = tmp_path / "e.yaml"
+    path.write_text(
+        "model: {type: knn, k: 3}\n"
+        "sweep:\n"
+        "  method: random\n"
+        "  trials: 2\n"
+        "  order: shuffled\n"
+        "  scheduler: {type: asha, min_epochs: 2}\n"
+        "  params: {model.k: [1, 3]}\n"
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    lines = str(err.value).splitlines()
+    assert any(
+        "sweep.order: has no effect" in line and "sweep.method is grid" in line for line in lines
+    )
+    assert any(
+        "sweep.scheduler.min_epochs: has no effect" in line and "kNN has none" in line
+        for line in lines
+    )
