@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from nnctl.cli import main
 from nnctl.config import validate
 from nnctl.errors import RunError
+from nnctl.runs import RunFolder
 from nnctl.sweep import run_sweep
 
 BASE = {
@@ -81,18 +82,18 @@ def test_extend_reuses_the_matching_finished_trials_and_runs_only_new_points(
 def test_a_failed_trial_is_not_reused_and_a_changed_setting_matches_nothing(
     tmp_path, trained, monkeypatch
 ):
-    from nnctl.experiment.runners import NetJob
+    import nnctl.experiment.runners as runners
 
-    real_plot = NetJob._plot
+    real_save = runners.save_model
 
-    def plot(self, folder):
-        if self.config.train.learning_rate == 1e-2:
+    def save(folder, model, splits, **meta):
+        if RunFolder(folder.path).read_config().train.learning_rate == 1e-2:
             raise OSError("the disk was full")
-        return real_plot(self, folder)
+        return real_save(folder, model, splits, **meta)
 
-    monkeypatch.setattr(NetJob, "_plot", plot)
+    monkeypatch.setattr(runners, "save_model", save)
     old = run_sweep(config([1e-3, 1e-2]), tmp_path / "old", workers=1, quiet=True)
-    monkeypatch.setattr(NetJob, "_plot", real_plot)
+    monkeypatch.setattr(runners, "save_model", real_save)
     assert [r["status"] for r in old.rows] == ["completed", "failed"]
     del trained[:]
     run_sweep(config([1e-3, 1e-2]), tmp_path / "new", workers=1, quiet=True, extend=old.folder)
