@@ -240,10 +240,14 @@ class SchedulerConfig(_Strict):
 class SweepConfig(_Strict):
     """The search space of `nnctl sweep` (ignored by `nnctl train`)."""
 
-    method: Literal["grid", "random"] = Field(
-        "grid", description="every combination (grid) or sweep.trials random draws"
+    method: Literal["grid", "random", "tpe"] = Field(
+        "grid",
+        description="every combination (grid), sweep.trials random draws, or sweep.trials "
+        "points proposed by Optuna's TPE as results come in (pip install 'nnctl[optuna]')",
     )
-    trials: PositiveInt | None = Field(None, description="random search: points to draw")
+    trials: PositiveInt | None = Field(
+        None, description="random search and tpe: points to draw or propose"
+    )
     metric: Literal["val_acc", "train_acc"] = Field(
         "val_acc", description="what is maximised to pick the best trial"
     )
@@ -390,9 +394,9 @@ SCOPES = (
     ),
     Scope(
         ("sweep.trials",),
-        "sweep.method is random",
+        "sweep.method is random or tpe",
         ("sweep.method",),
-        lambda c: c.sweep is None or c.sweep.method == "random",
+        lambda c: c.sweep is None or c.sweep.method in ("random", "tpe"),
         why="a grid runs every combination",
     ),
     Scope(

@@ -49,6 +49,8 @@ from nnctl.sweep.executors import make_executor
 from nnctl.sweep.extend import copy_trials, find_reusable
 from nnctl.sweep.scheduler import TrialQueue, make_plan, training_effort
 from nnctl.sweep.space import describe, edge_warnings, expand, show
+from nnctl.sweep.tpe import TpePlan, proposed, stand_in, still_to_propose, uses_tpe
+from nnctl.sweep.tpe import check as check_tpe
 
 log = logging.getLogger(__name__)
 METRIC_FIELD = {"val_acc": "best_val_acc", "train_acc": "train_acc"}
@@ -167,10 +169,16 @@ def run_sweep(
     copied into the new sweep instead of run again (nnctl.sweep.extend).
     """
     config = resolve_paths(config, base_dir)
-    trials = expand(config)
+    trials = expand(config)  # tpe: none until its study proposes them (nnctl.sweep.tpe)
+    if uses_tpe(config):
+        if extend is not None:
+            raise ConfigError("--extend reuses grid or random points; tpe proposes its own")
+        check_tpe(config)
     workers = workers or cpu_count()
     with signals.terminate_as_interrupt():
         folder = _check_resume(Path(resume), config, trials) if resume is not None else None
+        if folder is not None and uses_tpe(config):
+            trials = proposed(config, folder)
         reuse = {}
         if folder is None:
             probe_writable(runs_dir)
@@ -178,12 +186,14 @@ def run_sweep(
             pending = [t for t in trials if t.number not in reuse]
         else:
             pending = [t for t in trials if _needs_run(folder, t, retry_failed)]
-            if not pending:  # every trial has finished: nothing to load or run
+            if not pending and not uses_tpe(config):  # every trial has finished: nothing to run
                 with folder.lock():
                     return finish(folder, trials, config, Status.COMPLETED)
-        datasets = _load_data(trials, folder, executor, data_dir, cache_dir, progress)
-        _check_trials_against_data(pending, datasets)
-        pool = make_executor(executor, min(workers, max(1, len(pending))), scheduler)
+        known = trials or [stand_in(config)]  # a new tpe sweep: the data of the base config
+        datasets = _load_data(known, folder, executor, data_dir, cache_dir, progress)
+        _check_trials_against_data(pending or known[:1], datasets)
+        pool_size = min(workers, max(1, len(pending) + still_to_propose(config, trials)))
+        pool = make_executor(executor, pool_size, scheduler)
         try:
             folder, lock = _take_folder(folder, runs_dir, config, trials, reuse)
             with lock:
@@ -235,7 +245,8 @@ def _check_resume(path, config, trials):
             f"the sweep's config has changed since {folder.path} started, so it cannot resume: "
             + "; ".join(differences)
         )
-    if [t["id"] for t in saved_trials] != [t.id for t in trials]:
+    # A tpe sweep's listing is rebuilt from its study, which holds the proposals.
+    if not uses_tpe(config) and [t["id"] for t in saved_trials] != [t.id for t in trials]:
         raise RunError(
             f"the trials of {folder.path} differ from this config's trials; start a new sweep"
         )
@@ -300,9 +311,15 @@ def _run(folder, trials, pending, config, pool, datasets, threads, fail_fast, pr
     def job(t, pause_at):
         config_json = json.dumps(t.config.model_dump(mode="json"))
         path, locator = str(folder.trial_path(t.number)), locators[data_key(t.config)]
+        by_path[path] = t  # tpe trials are proposed while the sweep runs
         return config_json, path, locator, threads, str(folder.stop_path), pause_at
 
-    plan = make_plan(config, folder, trials)
+    if uses_tpe(config):
+        plan = TpePlan(
+            config, folder, trials, pool.workers, lambda t: _trial_metric(folder, t, config)
+        )
+    else:
+        plan = make_plan(config, folder, trials)
     queue = TrialQueue(job)
     plan.fill(queue, pending)
     by_path = {str(folder.trial_path(t.number)): t for t in trials}
@@ -335,6 +352,7 @@ def _run(folder, trials, pending, config, pool, datasets, threads, fail_fast, pr
                 _report(trial, status, message, folder, config, rows)
                 if status == Status.PAUSED.value:  # promoted: it goes on
                     continue
+                plan.finished(trial, queue, propose=stop["reason"] is None)
                 counts[status] = counts.get(status, 0) + 1
                 bar.update()
                 signals.fault_point("trial")
@@ -378,6 +396,12 @@ def _outcome(folder, trial, outcome, stopping):
     except (OSError, NnctlError):
         pass
     return Status.FAILED.value, message
+
+
+def _trial_metric(folder, trial, config):
+    """A trial's metric as results.csv has it; None without one (or not completed)."""
+    row = collect_rows(folder, [trial], config)[0]
+    return _metric(row, config)
 
 
 def _report(trial, status, message, folder, config, rows):

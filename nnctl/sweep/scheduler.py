@@ -143,6 +143,11 @@ class TrialQueue:
 # -- plans: the scheduler of one sweep -----------------------------------------------------------
 
 
+# A plan has fill(queue, pending) (queue the pending trials of a new or resumed sweep),
+# decide(trial, queue) (a trial paused at a rung) and finished(trial, queue, propose) (a trial
+# ended; propose: the sweep is not stopping). nnctl.sweep.tpe.TpePlan is the third.
+
+
 class FullPlan:
     """No scheduler: every pending trial once, to its last epoch."""
 
@@ -152,6 +157,9 @@ class FullPlan:
 
     def decide(self, trial, queue):  # nothing pauses
         raise AssertionError(f"trial {trial.number} paused in a sweep without a scheduler")
+
+    def finished(self, trial, queue, propose=True):  # an ended trial queues nothing new
+        pass
 
 
 class AshaPlan:
@@ -215,6 +223,9 @@ class AshaPlan:
             queue.add(trial, self.rungs.after(epochs), promoted=True)
             return Status.PAUSED.value, reason
         return Status.STOPPED.value, reason
+
+    def finished(self, trial, queue, propose=True):  # decisions happen at the rungs
+        pass
 
     def arrivals(self):
         """(epochs, metric, seq) of every arrival at a rung so far, read from the trial

@@ -1,8 +1,8 @@
 """Search spaces: a config's `sweep:` block expanded into validated trial configs.
 
 sweep:
-  method: grid | random
-  trials: 20                       # random search only
+  method: grid | random | tpe      # tpe: points proposed by Optuna (nnctl.sweep.tpe)
+  trials: 20                       # random search and tpe only
   repeats: 2                       # training seeds per point
   order: shuffled                  # grid: run the points in an order shuffled by the seed
   params:
@@ -115,6 +115,8 @@ def points(config):
             rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0x5EE9, 1]))
             grid = [grid[i] for i in rng.permutation(len(grid))]
         return grid
+    if sweep.method == "tpe":
+        return []  # Optuna proposes them while the sweep runs (nnctl.sweep.tpe)
     if sweep.trials is None:
         raise ConfigError("random search needs sweep.trials (how many points to draw)")
     rng = np.random.default_rng(
