@@ -248,6 +248,7 @@ def sweep(
     from nnctl.sweep.multirun import split_overrides
     from nnctl.sweep.scheduler import effort_lines
     from nnctl.sweep.space import describe
+    from nnctl.sweep.tpe import uses_tpe
 
     if retry_failed and resume is None:
         raise click.UsageError("--retry-failed goes with --resume")
@@ -263,6 +264,9 @@ def sweep(
         resume = find_sweep(runs_dir, config.name)
     if dry_run:
         trials = expand(config)
+        if uses_tpe(config):  # its points are proposed as results come in
+            click.echo(f"up to {config.sweep.trials} trials, proposed by Optuna's TPE as it runs")
+            return
         for trial in trials:
             click.echo(f"{trial.number:>4}  seed={trial.config.seed}  {describe(trial.params)}")
         click.echo(f"{len(trials)} trials")

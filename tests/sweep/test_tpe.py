@@ -214,3 +214,11 @@ def test_a_range_reaching_invalid_values_is_refused_before_the_folder_exists(tmp
     assert result.exit_code == 2, result.output
     assert "sweep.params.model.dropout: the value 1.5" in result.output
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_dry_run_says_how_many_points_tpe_will_propose(tmp_path):
+    config = tmp_path / "tpe.json"
+    config.write_text(json.dumps(BASE))
+    result = CliRunner().invoke(main, ["sweep", str(config), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"up to {TRIALS} trials, proposed by Optuna's TPE as it runs\n"
