@@ -45,6 +45,7 @@ _PLAIN = (type(None), bool, int, float, str)  # what Optuna takes as categorical
 
 
 def uses_tpe(config):
+    """Whether config's sweep has its points proposed by Optuna (sweep.method: tpe)."""
     return config.sweep is not None and config.sweep.method == "tpe"
 
 
@@ -211,8 +212,9 @@ class TpePlan:
     def fill(self, queue, pending):
         """Tell the study what ended since it was last told; queue the pending trials, then
         proposals up to one per worker."""
+        waiting = {trial.number for trial in pending}
         for trial in self.trials:
-            if trial not in pending:
+            if trial.number not in waiting:
                 self._tell(trial)
         for trial in pending:
             queue.add(trial, None)
