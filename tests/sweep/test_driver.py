@@ -90,14 +90,14 @@ def fail_when(monkeypatch, predicate):
     """Trials whose config satisfies predicate fail after training (inline workers only)."""
     from nnctl.experiment.runners import NetJob
 
-    real_plot = NetJob._plot
+    real_fields = NetJob.summary_fields
 
-    def plot(self, folder):
+    def fields(self, result):
         if predicate(self.config):
             raise RuntimeError("out of cheese")
-        return real_plot(self, folder)
+        return real_fields(self, result)
 
-    monkeypatch.setattr(NetJob, "_plot", plot)
+    monkeypatch.setattr(NetJob, "summary_fields", fields)
 
 
 def test_a_failing_and_a_diverging_trial_are_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch):
