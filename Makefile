@@ -28,7 +28,7 @@ quickstart: install
 test: $(DEV_STAMP)
 	$(BIN)/ruff check nnctl tests benchmarks scripts
 	$(BIN)/ruff format --check --quiet nnctl tests benchmarks scripts
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto  # one test process per core (pytest-xdist)
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

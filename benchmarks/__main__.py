@@ -1,13 +1,13 @@
 """make bench: every benchmark, or the groups named on the command line.
 
-python -m benchmarks [training] [knn] [features] [startup] [sweep] [asha]
+python -m benchmarks [startup] [threads] [training] [knn] [features] [sweep] [asha] [memory]
 """
 
 import sys
 
 from benchmarks import harness
 
-GROUPS = ("startup", "training", "knn", "features", "sweep", "asha")
+GROUPS = ("startup", "threads", "training", "knn", "features", "sweep", "asha", "memory")
 
 
 def main(argv):

@@ -106,6 +106,32 @@ PROGRESS = click.option(
 )
 
 
+class _Threads(click.ParamType):
+    """--threads: 'auto' or a count (parsed by nnctl.training.threads.parse_threads)."""
+
+    name = "N|auto"
+
+    def convert(self, value, param, ctx):
+        from nnctl.training.threads import parse_threads
+
+        try:
+            return parse_threads(value)
+        except ValueError as err:
+            self.fail(str(err), param, ctx)
+
+
+THREADS = click.option(
+    "--threads",
+    type=_Threads(),
+    default="auto",
+    envvar="NNCTL_THREADS",
+    show_default=True,
+    show_envvar=True,
+    help="BLAS threads: a count, or auto (the count fastest now, timed on the work itself "
+    "and checked again as training goes; a sweep's workers share the cores).",
+)
+
+
 @main.command()
 @click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("overrides", nargs=-1)
@@ -120,6 +146,7 @@ PROGRESS = click.option(
 @PROGRESS
 @click.option("--print-config", is_flag=True, help="Print the resolved config and exit.")
 @NO_REPORT
+@THREADS
 def train(
     config_file,
     overrides,
@@ -132,6 +159,7 @@ def train(
     progress,
     print_config,
     no_report,
+    threads,
 ):
     """Train the experiment CONFIG_FILE, with optional KEY=VALUE overrides.
 
@@ -139,6 +167,7 @@ def train(
     """
     from nnctl.config import load_config, to_yaml
     from nnctl.experiment import run_experiment
+    from nnctl.training.threads import ThreadSetting
 
     overrides = list(overrides)
     if name is not None:
@@ -160,14 +189,16 @@ def train(
             quiet=quiet,
             progress=progress,
             resume=resume,
+            threads=ThreadSetting(threads),
         )
     click.echo(f"run folder: {result.run_dir}")
     if config.model.type == "knn":
         click.echo(f"k = {result.extra.get('k')}  val acc {_fmt(result.val_acc)}")
     else:
+        metric = result.metric
         click.echo(
-            f"train acc {_fmt(result.train_acc)}  val acc {_fmt(result.val_acc)}  "
-            f"best val acc {_fmt(result.best_val_acc)}  "
+            f"train {metric} {_fmt(result.train_acc)}  val {metric} {_fmt(result.val_acc)}  "
+            f"best val {metric} {_fmt(result.best_val_acc)}  "
             f"({result.epochs} epochs, {result.seconds:.1f}s)"
         )
     _auto_report(result.run_dir, no_report)
@@ -220,6 +251,7 @@ def train(
 @click.option("--quiet", is_flag=True, help="No progress bar or logs.")
 @PROGRESS
 @NO_REPORT
+@THREADS
 def sweep(
     config_file,
     overrides,
@@ -236,6 +268,7 @@ def sweep(
     quiet,
     progress,
     no_report,
+    threads,
 ):
     """Run every trial of CONFIG_FILE's sweep: block (grid or random search), in parallel.
     An override with a comma-separated list of values sweeps that key (a grid, without a
@@ -288,6 +321,7 @@ def sweep(
             base_dir=config_file.parent,
             quiet=quiet,
             progress=progress,
+            threads=threads,
         )
     click.echo(f"sweep folder: {result.folder}")
     _auto_report(result.folder, no_report)
@@ -319,20 +353,27 @@ def sweep(
 @click.option("--split", type=click.Choice(["test", "val"]), default="test", show_default=True)
 @click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
 @NO_REPORT
-def eval_(run_dir, split, data_dir, no_report):
+@THREADS
+def eval_(run_dir, split, data_dir, no_report, threads):
     """Score a saved run's model on the test (or validation) split.
 
     RUN_DIR may be a sweep folder: its best trial is scored."""
     from nnctl.experiment import evaluate_run
+    from nnctl.training.threads import ThreadSetting
 
-    result = evaluate_run(run_dir, split=split, data_dir=data_dir)
+    result = evaluate_run(run_dir, split=split, data_dir=data_dir, threads=ThreadSetting(threads))
     if result.note:
         click.echo(f"note: {result.note}", err=True)
-    click.echo(f"{result.run_dir}: {split} accuracy {result.accuracy:.4f}")
-    width = max(len(n) for n in result.class_names)
-    for name, acc in result.per_class.items():
-        count = int(result.confusion[result.class_names.index(name)].sum())
-        click.echo(f"  {name:<{width}}  {_fmt(acc)}  ({count} examples)")
+    if result.accuracy is None:  # an autoencoder: what it measured, by name
+        click.echo(f"{result.run_dir}: {split}")
+        for name, value in result.metrics.items():
+            click.echo(f"  {name.replace('_', ' ')}  {value:.4g}")
+    else:
+        click.echo(f"{result.run_dir}: {split} accuracy {result.accuracy:.4f}")
+        width = max(len(n) for n in result.class_names)
+        for name, acc in result.per_class.items():
+            count = int(result.confusion[result.class_names.index(name)].sum())
+            click.echo(f"  {name:<{width}}  {_fmt(acc)}  ({count} examples)")
     for plot in result.plots:
         click.echo(f"wrote {plot}")
     _auto_report(result.run_dir, no_report)
@@ -370,15 +411,18 @@ def viz_weights(run_dir, out, layer):
     show_default=True,
     help="Examples in the batch.",
 )
-def gradcheck(config_file, overrides, data_dir, threshold, batch):
+@THREADS
+def gradcheck(config_file, overrides, data_dir, threshold, batch, threads):
     """Check the configured network's gradients numerically (float64, a tiny batch)."""
     from nnctl.config import load_config
     from nnctl.diagnostics import check_config_gradients
+    from nnctl.training.threads import ThreadSetting
 
     config = load_config(config_file, overrides)
-    criterion, rows = check_config_gradients(
-        config, threshold=threshold, data_dir=data_dir, batch=batch
-    )
+    with ThreadSetting(threads).applied():
+        criterion, rows = check_config_gradients(
+            config, threshold=threshold, data_dir=data_dir, batch=batch
+        )
     for line in criterion.describe():
         click.echo(line)
 
@@ -595,6 +639,86 @@ def init(path, template):
     click.echo(f"wrote {path}; train it with: nnctl train {path}")
 
 
+@main.group(name="export")
+def export_group():
+    """Show runs and sweeps in TensorBoard or MLflow."""
+
+
+@export_group.command(name="tensorboard")
+@click.argument("run_dir", type=DIR)
+@click.option(
+    "--out",
+    type=DIR,
+    default=Path("tensorboard"),
+    show_default=True,
+    help="TensorBoard log folder; the run or sweep goes into OUT/<its folder name>.",
+)
+def export_tensorboard(run_dir, out):
+    """Write RUN_DIR (a run or sweep folder) as TensorBoard event files: scalars, config,
+    hyperparameters, weight picture; a sweep's trials become one HParams table."""
+    from nnctl.export.tensorboard import export_tensorboard as export
+
+    target, count = export(run_dir, out)
+    click.echo(f"wrote {target} ({count} run{'' if count == 1 else 's'})")
+    click.echo(f"view it with: tensorboard --logdir {out}")
+
+
+@export_group.command(name="mlflow")
+@click.argument("run_dir", type=DIR)
+@click.option(
+    "--tracking-uri", help="MLflow tracking URI.  [default: sqlite:///mlflow.db in this folder]"
+)
+@click.option("--experiment", help="MLflow experiment name.  [default: the config's name]")
+def export_mlflow(run_dir, tracking_uri, experiment):
+    """Log RUN_DIR (a run or sweep folder) to MLflow: params, metrics, tags, plots and the
+    model; a sweep becomes a parent run with nested trials. Exporting again updates them."""
+    from nnctl.export.mlflow import export_mlflow as export
+
+    result = export(run_dir, tracking_uri, experiment)
+    created = sum(1 for _, new in result.runs.values() if new)
+    click.echo(
+        f"{result.tracking_uri}: experiment {result.experiment!r}, "
+        f"{created} run(s) created, {len(result.runs) - created} updated"
+    )
+    click.echo(f"view it with: mlflow ui --backend-store-uri {result.tracking_uri}")
+
+
+@main.command()
+@click.argument("run_dir", type=DIR)
+@click.argument("source", metavar="INPUT")
+@click.option(
+    "--out",
+    default="predictions.csv",
+    show_default=True,
+    help="The CSV to write ('-': standard output).",
+)
+@click.option("--resize", is_flag=True, help="Scale images to the model's image size.")
+@click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
+@THREADS
+def predict(run_dir, source, out, resize, data_dir, threads):
+    """Predict the classes of INPUT with the model saved in RUN_DIR (a sweep: its best trial).
+
+    INPUT: an .npz with X (raw examples, like the run's data), a folder of PNG/JPEG images,
+    split:test or split:val (the run's own data, as eval loads it), or dataset:NAME (the
+    test split of dataset NAME). Writes index, class, class_name[, label], p_<class>..."""
+    from nnctl.experiment.predict import predict as run_predict
+    from nnctl.experiment.predict import predictions_csv, write_predictions
+    from nnctl.training.threads import ThreadSetting
+
+    with ThreadSetting(threads).applied():
+        predictions = run_predict(run_dir, source, data_dir=data_dir, resize=resize)
+    if predictions.note:
+        click.echo(f"note: {predictions.note}", err=True)
+    if out == "-":
+        click.echo(predictions_csv(predictions), nl=False)
+    else:
+        click.echo(f"wrote {write_predictions(predictions, out)}", err=True)
+    count = len(predictions.predicted)
+    accuracy = predictions.accuracy
+    line = f"{count} examples" + ("" if accuracy is None else f", accuracy {accuracy:.4f}")
+    click.echo(line, err=True)
+
+
 def _size(nbytes):
     for unit in ("B", "KB", "MB", "GB"):
         if nbytes < 1000 or unit == "GB":
@@ -723,78 +847,56 @@ def compare(run_dirs, plot):
         click.echo(f"wrote {plot_comparison(compared, plot, names)}")
 
 
-@main.group(name="export")
-def export_group():
-    """Show runs and sweeps in TensorBoard or MLflow."""
-
-
-@export_group.command(name="tensorboard")
-@click.argument("run_dir", type=DIR)
+@main.command(name="lr-find")
+@click.argument("config_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("overrides", nargs=-1)
 @click.option(
-    "--out",
-    type=DIR,
-    default=Path("tensorboard"),
-    show_default=True,
-    help="TensorBoard log folder; the run or sweep goes into OUT/<its folder name>.",
+    "--runs-dir", type=DIR, default=Path("runs"), show_default=True, help="Where run folders go."
 )
-def export_tensorboard(run_dir, out):
-    """Write RUN_DIR (a run or sweep folder) as TensorBoard event files: scalars, config,
-    hyperparameters, weight picture; a sweep's trials become one HParams table."""
-    from nnctl.export.tensorboard import export_tensorboard as export
-
-    target, count = export(run_dir, out)
-    click.echo(f"wrote {target} ({count} run{'' if count == 1 else 's'})")
-    click.echo(f"view it with: tensorboard --logdir {out}")
-
-
-@export_group.command(name="mlflow")
-@click.argument("run_dir", type=DIR)
-@click.option(
-    "--tracking-uri", help="MLflow tracking URI.  [default: sqlite:///mlflow.db in this folder]"
-)
-@click.option("--experiment", help="MLflow experiment name.  [default: the config's name]")
-def export_mlflow(run_dir, tracking_uri, experiment):
-    """Log RUN_DIR (a run or sweep folder) to MLflow: params, metrics, tags, plots and the
-    model; a sweep becomes a parent run with nested trials. Exporting again updates them."""
-    from nnctl.export.mlflow import export_mlflow as export
-
-    result = export(run_dir, tracking_uri, experiment)
-    created = sum(1 for _, new in result.runs.values() if new)
-    click.echo(
-        f"{result.tracking_uri}: experiment {result.experiment!r}, "
-        f"{created} run(s) created, {len(result.runs) - created} updated"
-    )
-    click.echo(f"view it with: mlflow ui --backend-store-uri {result.tracking_uri}")
-
-
-@main.command()
-@click.argument("run_dir", type=DIR)
-@click.argument("source", metavar="INPUT")
-@click.option(
-    "--out",
-    default="predictions.csv",
-    show_default=True,
-    help="The CSV to write ('-': standard output).",
-)
-@click.option("--resize", is_flag=True, help="Scale images to the model's image size.")
 @click.option("--data-dir", type=DIR, help="Where datasets are looked for (after data.root).")
-def predict(run_dir, source, out, resize, data_dir):
-    """Predict the classes of INPUT with the model saved in RUN_DIR (a sweep: its best trial).
+@click.option("--min-lr", type=float, default=1e-7, show_default=True, help="The first rate.")
+@click.option("--max-lr", type=float, default=10.0, show_default=True, help="The last rate.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=3),
+    default=300,
+    show_default=True,
+    help="Updates from min-lr to max-lr (fewer if the loss explodes first).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bars or logs.")
+@PROGRESS
+def lr_find(config_file, overrides, runs_dir, data_dir, min_lr, max_lr, steps, quiet, progress):
+    """The learning-rate range test of CONFIG_FILE: train with an exponentially growing rate
+    and write loss against rate (plots/lr_find.png) and a suggested rate into a run folder.
 
-    INPUT: an .npz with X (raw examples, like the run's data), a folder of PNG/JPEG images,
-    split:test or split:val (the run's own data, as eval loads it), or dataset:NAME (the
-    test split of dataset NAME). Writes index, class, class_name[, label], p_<class>..."""
-    from nnctl.experiment.predict import predict as run_predict
-    from nnctl.experiment.predict import predictions_csv, write_predictions
+    Example: nnctl lr-find configs/cifar10_fc.yaml --steps 200
+    """
+    from nnctl.config import load_config
+    from nnctl.experiment.lr_find import lr_find as range_test
 
-    predictions = run_predict(run_dir, source, data_dir=data_dir, resize=resize)
-    if predictions.note:
-        click.echo(f"note: {predictions.note}", err=True)
-    if out == "-":
-        click.echo(predictions_csv(predictions), nl=False)
-    else:
-        click.echo(f"wrote {write_predictions(predictions, out)}", err=True)
-    count = len(predictions.predicted)
-    accuracy = predictions.accuracy
-    line = f"{count} examples" + ("" if accuracy is None else f", accuracy {accuracy:.4f}")
-    click.echo(line, err=True)
+    config = load_config(config_file, list(overrides))
+    console.setup(quiet)
+    progress = console.show_progress(progress) and not quiet
+    with _progress_context(progress):
+        result = range_test(
+            config,
+            runs_dir,
+            data_dir=data_dir,
+            base_dir=config_file.parent,
+            progress=progress,
+            min_lr=min_lr,
+            max_lr=max_lr,
+            steps=steps,
+        )
+    click.echo(f"run folder: {result.run_dir}")
+    if result.status == "interrupted":
+        click.echo("interrupted: the range test stopped early", err=True)
+        sys.exit(130)
+    found = result.extra
+    if found.get("suggested_lr") is None:
+        click.echo("no suggestion: the loss was not finite for long enough", err=True)
+        sys.exit(1)
+    click.echo(
+        f"suggested learning rate {found['suggested_lr']:.3g}  (lowest loss at "
+        f"{found['min_loss_lr']:.3g}, steepest descent at {found['steepest_lr']:.3g})"
+    )

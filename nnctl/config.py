@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nnctl.datasets import SOURCES
 from nnctl.datasets.augment import AUGMENTATIONS
 from nnctl.datasets.features import FEATURES
+from nnctl.datasets.features import normalize_spec as normalize_feature_spec
 from nnctl.datasets.preprocess import STEPS
 from nnctl.errors import ConfigError
 from nnctl.models import MODEL_TYPES
@@ -29,6 +30,7 @@ from nnctl.nn.losses import LOSSES
 from nnctl.nn.optim import UPDATE_RULES
 from nnctl.safeyaml import MAX_BYTES, clip, parse_yaml, shortlist
 from nnctl.training.live import LIVE_LOGGERS
+from nnctl.training.schedules import SCHEDULES
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -139,6 +141,11 @@ class DataConfig(_Strict):
             for name in [item] if isinstance(item, str) else item:
                 if name not in valid:
                     raise ValueError(f"unknown name {name!r}; valid: {', '.join(sorted(valid))}")
+        if info.field_name == "features" and items:
+            try:
+                normalize_feature_spec(items)  # the options of each feature
+            except ConfigError as err:
+                raise ValueError(str(err)) from None
         return items
 
     @model_validator(mode="after")
@@ -151,9 +158,10 @@ class DataConfig(_Strict):
 
 
 class ModelConfig(_Strict):
-    """The classifier: a fully connected network (mlp) or k-nearest neighbours (knn)."""
+    """The model: a fully connected network (mlp), k-nearest neighbours (knn), or an
+    autoencoder that learns to rebuild its input from a short code."""
 
-    type: MODEL_TYPE_NAMES = Field("mlp", description="the kind of classifier")
+    type: MODEL_TYPE_NAMES = Field("mlp", description="the kind of model")
     hidden_dims: list[PositiveInt] = Field(
         [100], description="units of each hidden layer; [] is a linear classifier"
     )
@@ -174,7 +182,14 @@ class ModelConfig(_Strict):
         0.0, description="L2 regularisation: the loss adds 0.5 * reg * sum(W**2)"
     )
     loss: LOSS_NAMES = Field(
-        "softmax", description="data loss: cross-entropy, multiclass hinge or squared error"
+        "softmax",
+        description="data loss: cross-entropy (softmax), multiclass hinge (svm), one-vs-all "
+        "squared hinge (l2svm, the L2-SVM) or squared error (mse)",
+    )
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)] = Field(
+        0.0,
+        description="softmax loss: the target of an example is (1 - eps) on its class plus "
+        "eps / classes on every class (Szegedy et al. 2016); 0: one-hot targets",
     )
     dtype: DTYPE_NAMES = Field(
         "float32", description="floating-point type of the parameters and computations"
@@ -186,6 +201,47 @@ class ModelConfig(_Strict):
     )
     metric: METRIC_NAMES = Field("l2", description="distance between examples")
     folds: Annotated[int, Field(ge=2)] = Field(5, description="cross-validation folds")
+    code_dim: PositiveInt | None = Field(
+        None, description="autoencoder: size m of the code z = W x (fewer than the inputs)"
+    )
+    tied: bool = Field(
+        True,
+        description="autoencoder: decode with the transpose of the encoder (x_hat = W^T W x, "
+        "the course's model); false: separate encoder and decoder with biases",
+    )
+    code_activation: ACTIVATION_NAMES | None = Field(
+        None, description="autoencoder: nonlinearity on the code; null: a linear autoencoder"
+    )
+
+    @model_validator(mode="after")
+    def _autoencoder_has_a_code(self):
+        if self.type == "autoencoder" and self.code_dim is None:
+            raise ValueError("model.type autoencoder needs model.code_dim (the code's size)")
+        return self
+
+
+class ScheduleConfig(_Strict):
+    """How the learning rate changes while training, step by step (see
+    nnctl/training/schedules.py): rate = train.learning_rate * factor(step)."""
+
+    type: one_of(SCHEDULES) = Field(
+        "cosine",
+        description="how the rate changes: constant; step: times gamma every step_epochs "
+        "epochs; exponential: times gamma every epoch; cosine: half a cosine from the rate down "
+        "to final_fraction of it, per step",
+    )
+    warmup_epochs: Annotated[float, Field(ge=0)] = Field(
+        0.0,
+        description="epochs (may be fractional) over which the rate rises linearly from "
+        "rate / warmup steps to the rate, per step; 0: no warmup",
+    )
+    step_epochs: PositiveInt = Field(10, description="step: epochs between two decays")
+    gamma: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.1, description="step, exponential: the factor of each decay"
+    )
+    final_fraction: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.0, description="cosine: the rate of the last step as a fraction of train.learning_rate"
+    )
 
 
 class TrainConfig(_Strict):
@@ -198,8 +254,18 @@ class TrainConfig(_Strict):
     momentum: Annotated[float, Field(ge=0, lt=1)] | None = Field(
         None, description="sgd_momentum's momentum; null: 0.9"
     )
+    weight_decay: Annotated[float, Field(ge=0)] | None = Field(
+        None,
+        description="decoupled weight decay of the adamw rule: every step also does "
+        "w -= learning_rate * weight_decay * w; null: 0.01",
+    )
     lr_decay: Annotated[float, Field(gt=0, le=1)] = Field(
         1.0, description="the learning rate is multiplied by this after every epoch"
+    )
+    schedule: ScheduleConfig | None = Field(
+        None,
+        description="a learning-rate schedule applied at every step (instead of lr_decay), "
+        "stored in checkpoints; null: the rate changes only by lr_decay",
     )
     batch_size: PositiveInt = Field(100, description="examples per update")
     epochs: PositiveInt = Field(10, description="passes over the training split")
@@ -221,6 +287,15 @@ class TrainConfig(_Strict):
         description="also log the loss and epoch records while training: tensorboard writes "
         "event files into the run folder's tensorboard/ (needs nnctl[tensorboard])",
     )
+
+    @model_validator(mode="after")
+    def _one_way_to_decay(self):
+        if self.schedule is not None and self.lr_decay != 1.0:
+            raise ValueError(
+                "give train.schedule or train.lr_decay, not both (a step or exponential "
+                "schedule decays per epoch too)"
+            )
+        return self
 
 
 class SchedulerConfig(_Strict):
@@ -279,11 +354,22 @@ class ExperimentConfig(_Strict):
         0, description="seeds every random draw (data, initial weights, shuffling, dropout)"
     )
     data: DataConfig = Field(DataConfig(), description="the data")
-    model: ModelConfig = Field(ModelConfig(), description="the classifier")
-    train: TrainConfig = Field(TrainConfig(), description="the optimisation (mlp only)")
+    model: ModelConfig = Field(ModelConfig(), description="the model")
+    train: TrainConfig = Field(
+        TrainConfig(), description="the optimisation (mlp and autoencoder only)"
+    )
     sweep: SweepConfig | None = Field(
         None, description="the search space of `nnctl sweep`; null: no sweep"
     )
+
+    @model_validator(mode="after")
+    def _sweeps_rank_classifiers(self):
+        if self.sweep is not None and self.model.type == "autoencoder":
+            raise ValueError(
+                "sweeps rank trials by accuracy, which an autoencoder does not have; "
+                "train autoencoders with `nnctl train` and compare them with `nnctl compare`"
+            )
+        return self
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,19 +390,18 @@ class Scope:
 
 MLP_MODEL_KEYS = tuple(
     f"model.{key}"
-    for key in (
-        "hidden_dims",
-        "activation",
-        "normalization",
-        "dropout",
-        "weight_scale",
-        "init",
-        "reg",
-        "loss",
-        "dtype",
-    )
+    for key in ("hidden_dims", "activation", "normalization", "dropout", "loss", "label_smoothing")
 )
+NET_MODEL_KEYS = tuple(f"model.{key}" for key in ("weight_scale", "init", "reg", "dtype"))
 KNN_MODEL_KEYS = ("model.k", "model.metric", "model.folds")
+AUTOENCODER_KEYS = ("model.code_dim", "model.tied", "model.code_activation")
+TRAINED = tuple(name for name, kind in MODEL_TYPES.items() if kind.trainable)
+
+
+def _trained(c):
+    return MODEL_TYPES[c.model.type].trainable
+
+
 TRAIN_KEYS = tuple(f"train.{key}" for key in TrainConfig.model_fields)
 SYNTHETIC_DATASETS = tuple(n for n, s in SOURCES.items() if s.images is False)  # vectors
 DOWNLOADED_DATASETS = tuple(n for n, s in SOURCES.items() if s.kind == "files")
@@ -330,10 +415,23 @@ SCOPES = (
     Scope(KNN_MODEL_KEYS, "model.type is knn", ("model.type",), lambda c: c.model.type == "knn"),
     Scope(MLP_MODEL_KEYS, "model.type is mlp", ("model.type",), lambda c: c.model.type == "mlp"),
     Scope(
-        TRAIN_KEYS,
-        "model.type is mlp",
+        AUTOENCODER_KEYS,
+        "model.type is autoencoder",
         ("model.type",),
-        lambda c: c.model.type == "mlp",
+        lambda c: c.model.type == "autoencoder",
+    ),
+    Scope(
+        NET_MODEL_KEYS,
+        "model.type is " + " or ".join(TRAINED),
+        ("model.type",),
+        _trained,
+        why="kNN has no weights",
+    ),
+    Scope(
+        TRAIN_KEYS,
+        "model.type is " + " or ".join(TRAINED),
+        ("model.type",),
+        _trained,
         why="kNN is not trained by an optimiser",
     ),
     Scope(
@@ -341,6 +439,45 @@ SCOPES = (
         "train.optimizer is sgd_momentum",
         ("train.optimizer",),
         lambda c: c.train.optimizer == "sgd_momentum",
+    ),
+    Scope(
+        ("train.weight_decay",),
+        "train.optimizer is adamw",
+        ("train.optimizer",),
+        lambda c: c.train.optimizer == "adamw",
+        why="model.reg is the L2 penalty of the other rules",
+    ),
+    Scope(
+        tuple(f"train.schedule.{key}" for key in ScheduleConfig.model_fields),
+        "model.type is " + " or ".join(TRAINED),
+        ("model.type",),
+        _trained,
+        why="kNN is not trained by an optimiser",
+    ),
+    Scope(
+        ("train.schedule.step_epochs",),
+        "train.schedule.type is step",
+        ("train.schedule.type",),
+        lambda c: c.train.schedule is None or c.train.schedule.type == "step",
+    ),
+    Scope(
+        ("train.schedule.gamma",),
+        "train.schedule.type is step or exponential",
+        ("train.schedule.type",),
+        lambda c: c.train.schedule is None or c.train.schedule.type in ("step", "exponential"),
+    ),
+    Scope(
+        ("train.schedule.final_fraction",),
+        "train.schedule.type is cosine",
+        ("train.schedule.type",),
+        lambda c: c.train.schedule is None or c.train.schedule.type == "cosine",
+    ),
+    Scope(
+        ("model.label_smoothing",),
+        "model.loss is softmax",
+        ("model.loss",),
+        lambda c: c.model.loss == "softmax",
+        why="it smooths the softmax's targets",
     ),
     Scope(
         ("model.weight_scale",),
@@ -358,9 +495,9 @@ SCOPES = (
     ),
     Scope(
         ("data.augment",),
-        "model.type is mlp",
+        "model.type is " + " or ".join(TRAINED),
         ("model.type",),
-        lambda c: c.model.type == "mlp",
+        _trained,
         why="kNN has no training batches",
     ),
     Scope(
@@ -408,9 +545,9 @@ SCOPES = (
     ),
     Scope(
         tuple(f"sweep.scheduler.{key}" for key in SchedulerConfig.model_fields),
-        "model.type is mlp",
+        "model.type is " + " or ".join(TRAINED),
         ("model.type",),
-        lambda c: c.model.type == "mlp",
+        _trained,
         why="a scheduler pauses trials at epochs; kNN has none",
     ),
 )

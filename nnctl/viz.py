@@ -559,3 +559,26 @@ def plot_reconstructions(
     ax.set_title(title)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.92)
     return _save(fig, path)
+
+
+def plot_lr_find(lrs, losses, smoothed, path, suggested=None, title="Learning-rate range test"):
+    """Loss against learning rate (log axis) of a range test: each step's loss (faint), its
+    centred average, and the suggested rate as a vertical line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(lrs, losses, color="tab:blue", alpha=0.3, linewidth=0.8, label="loss per step")
+    ax.plot(lrs, smoothed, color="tab:blue", linewidth=2, label="centred average")
+    if suggested:
+        ax.axvline(suggested, **BEST_STYLE, label=f"suggested rate {suggested:.2g}")
+    finite = np.asarray(smoothed, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if len(finite):  # show the average from its lowest point up to its starting level
+        low, high = float(finite.min()), max(float(finite[0]), float(finite.min()))
+        margin = 0.1 * (high - low) + 1e-3 * max(1.0, abs(high))
+        ax.set_ylim(low - margin, high + 3 * margin)
+    ax.set_xscale("log")
+    ax.set(title=title, xlabel="learning rate", ylabel="loss")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    _fixed_margins(fig)
+    return _save(fig, path)

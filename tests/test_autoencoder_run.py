@@ -58,6 +58,7 @@ def test_a_linear_autoencoder_run_learns_the_known_subspace(tmp_path, rng):
     assert errors[-1] < errors[0] / 10  # it learned to reconstruct
     summary = json.loads((run / "summary.json").read_text())
     assert summary["best_val_error"] == min(errors)  # the best epoch has the lowest error
+    assert "best_val_acc" not in summary and "val_acc" not in summary  # no error posing as acc
     plots = {p.name for p in (run / "plots").iterdir()}
     assert {"loss.png", "error.png", "weights.png"} <= plots
 
@@ -108,3 +109,15 @@ def test_the_shipped_config_learns_pca_of_the_digits(tmp_path):
     metrics = evaluate_run(result.run_dir).metrics
     assert metrics["largest_principal_angle_deg"] < 5.0
     assert metrics["orthonormality_error"] < 0.05
+
+
+def test_a_sweep_of_autoencoders_is_refused_before_anything_runs(tmp_path):
+    (tmp_path / "ae.yaml").write_text(
+        "model: {type: autoencoder, code_dim: 4}\n"
+        "sweep: {params: {train.learning_rate: [1e-3, 1e-2]}}\n"
+    )
+    result = CliRunner().invoke(
+        main, ["sweep", str(tmp_path / "ae.yaml"), "--runs-dir", str(tmp_path / "runs")]
+    )
+    assert result.exit_code == 2 and "an autoencoder does not have" in result.output
+    assert not (tmp_path / "runs").exists()

@@ -66,7 +66,7 @@ def test_every_problem_is_reported_together(tmp_path):
         ("train: {lr_decay: 1.5}", "train.lr_decay: input should be less than or equal to 1"),
         ("train: {batch_size: 0}", "train.batch_size: input should be greater than 0"),
         ("train: {epochs: -1}", "train.epochs: input should be greater than 0"),
-        ("train: {optimizer: adamw}", "train.optimizer: expected one of 'sgd'"),
+        ("train: {optimizer: adamax}", "train.optimizer: expected one of 'sgd'"),
         ("data: {split: {train: 0}}", "data.split.train: input should be greater than 0"),
         ("data: {split: {val: -1}}", "data.split.val: input should be greater than or equal to 0"),
         ("data: {preprocess: [whiten]}", "data.preprocess[0]: expected one of 'subtract_mean'"),
@@ -238,7 +238,8 @@ def test_no_suggestion_lists_the_valid_keys(tmp_path):
         load_config(write(tmp_path, "model: {zzzz: 1}\n"))
     assert str(err.value).endswith(
         "model.zzzz: unknown key (valid keys: type, hidden_dims, activation, normalization, "
-        "dropout, weight_scale, init, reg, loss, dtype, k, metric, folds)"
+        "dropout, weight_scale, init, reg, loss, label_smoothing, dtype, k, metric, folds, "
+        "code_dim, tied, code_activation)"
     )
 
 

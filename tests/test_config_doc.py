@@ -10,10 +10,12 @@ from click.testing import CliRunner
 from nnctl.cli import main
 from nnctl.config import (
     ExperimentConfig,
+    ScheduleConfig,
     SchedulerConfig,
     SweepConfig,
     load_config,
     schema_fields,
+    set_dotted,
     validate,
 )
 from nnctl.configdoc import reference, render_markdown, render_text, template_names
@@ -62,11 +64,14 @@ def test_rows_give_type_allowed_values_default_and_when():
     momentum = ROWS["train.momentum"]
     assert momentum.type == "number >= 0 and < 1 or null" and momentum.default == "null"
     assert momentum.meaning.endswith(
-        "Only when model.type is mlp and train.optimizer is sgd_momentum"
+        "Only when model.type is mlp or autoencoder and train.optimizer is sgd_momentum"
     )
     assert ROWS["model.k"].type == "integer > 0 or list of integer > 0"
     assert ROWS["model.normalization"].type == "batchnorm | layernorm or null"
-    assert ROWS["data.features"].type == "list of hog | color_histogram | {name: {options}} or null"
+    assert (
+        ROWS["data.features"].type
+        == "list of hog | color_histogram | kmeans | {name: {options}} or null"
+    )
     assert ROWS["name"].type == "text matching ^[A-Za-z0-9._-]+$, 1 to 100 characters"
     assert ROWS["model.hidden_dims"].default == "[100]"
 
@@ -75,6 +80,7 @@ def test_documented_defaults_are_the_real_defaults():
     defaults = ExperimentConfig().model_dump(mode="json")
     defaults["sweep"] = SweepConfig().model_dump(mode="json")
     defaults["sweep"]["scheduler"] = SchedulerConfig().model_dump(mode="json")
+    defaults["train"]["schedule"] = ScheduleConfig().model_dump(mode="json")
     for key, doc in ROWS.items():
         if doc.is_section:
             continue
@@ -89,16 +95,20 @@ def test_documented_choices_are_exactly_the_accepted_ones():
     choice_keys = [k for k, d in ROWS.items() if " | " in d.type and "list" not in d.type]
     assert "data.dataset" in choice_keys and "train.optimizer" in choice_keys
     for key in choice_keys:
-        section, name = key.split(".") if "." in key else ("", key)
         names = ROWS[key].type.removesuffix(" or null").split(" | ")
         for value in names:
             value = yaml.safe_load(value)
-            data = {section: {name: value}} if section else {name: value}
+            data = {}
+            set_dotted(data, key, value)
             if key == "data.dataset" and value == "npz":
                 data["data"]["path"] = "x.npz"
+            if key == "model.type" and value == "autoencoder":
+                data["model"]["code_dim"] = 8
             validate(data)
+        wrong = {}
+        set_dotted(wrong, key, "no-such-choice")
         with pytest.raises(ConfigError):
-            validate({section: {name: "no-such-choice"}})
+            validate(wrong)
 
 
 def json_schema_keys(schema, node, prefix=""):

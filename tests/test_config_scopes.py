@@ -41,8 +41,9 @@ def problems(tmp_path, text, overrides=()):
         ("model: {type: knn, dropout: 0.5}", "model.dropout: has no effect: it is used only"),
         (
             "model: {type: knn}\ntrain: {epochs: 3}",
-            "2:9: train.epochs: has no effect: it is used only when model.type is mlp (kNN is "
-            "not trained by an optimiser), and here model.type is 'knn'; remove it",
+            "2:9: train.epochs: has no effect: it is used only when model.type is mlp or "
+            "autoencoder (kNN is not trained by an optimiser), and here model.type is 'knn'; "
+            "remove it",
         ),
         ("model: {type: knn, k: 3, folds: 3}", "model.folds: has no effect: it is used only when"),
         ("model: {init: he, weight_scale: 0.1}", "model.weight_scale: has no effect"),

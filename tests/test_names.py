@@ -18,6 +18,7 @@ from nnctl.nn.layers import ACTIVATIONS, NORMALIZATIONS
 from nnctl.nn.losses import LOSSES
 from nnctl.nn.optim import UPDATE_RULES
 from nnctl.status import Status
+from nnctl.training.schedules import SCHEDULES
 
 
 def allowed(model, field):
@@ -48,6 +49,7 @@ def allowed(model, field):
         (config.ModelConfig, "dtype", DTYPES),
         (config.ModelConfig, "metric", METRICS),
         (config.TrainConfig, "optimizer", UPDATE_RULES),
+        (config.ScheduleConfig, "type", SCHEDULES),
     ],
 )
 def test_the_schema_accepts_exactly_the_registered_names(model, field, registry):

@@ -103,7 +103,8 @@ class Splits:
     X_* are float32, C-contiguous, (N, ...) with the same trailing shape; y_* int64 (N,).
     image_shape is (H, W, C) of the images before preprocessing, or None for non-image data.
     preprocess is the list of step names and preprocess_state their fitted arrays, so the same
-    transformation can be applied again at evaluation time.
+    transformation can be applied again at evaluation time; feature_state likewise holds the
+    learned state of each of the features (data.features; features.states_to_arrays saves it).
     """
 
     X_train: np.ndarray
@@ -116,6 +117,8 @@ class Splits:
     image_shape: tuple | None
     preprocess: list = field(default_factory=list)
     preprocess_state: list = field(default_factory=list)
+    features: list = field(default_factory=list)
+    feature_state: list = field(default_factory=list)
     identity: str = ""
 
     @property
@@ -252,13 +255,15 @@ def load_dataset(
     base_dir=None,
     progress=False,
     preprocess_state=None,
+    feature_state=None,
 ):
     """Splits for the experiment file's `data:` block (a dict or the validated config).
 
     Inputs: rng a numpy Generator (synthetic data is drawn from it); data_dir the --data-dir
     option; cache_dir where extracted features are cached (default ~/.cache/nnctl); base_dir
     the folder relative paths in the config are read from; progress shows tqdm bars;
-    preprocess_state the fitted states of a saved model, applied instead of fitting anew.
+    preprocess_state the fitted states of a saved model, applied instead of fitting anew;
+    feature_state likewise for learned features (data.features such as kmeans).
     """
     rng = np.random.default_rng(0) if rng is None else rng
     raw = load_raw(data_config, rng, data_dir=data_dir, base_dir=base_dir)
@@ -283,11 +288,20 @@ def load_dataset(
     if feature_spec:
         if raw.image_shape is None:
             raise DatasetError("image features (data.features) need an image dataset")
-        key = features.cache_key(
-            raw.identity, [n_train, val_start, n_val, n_test, raw.X_val is not None], feature_spec
-        )
-        arrays = features.cached_extract(
-            arrays, feature_spec, cache_dir or default_cache_dir(), key, progress
+        split_desc = [n_train, val_start, n_val, n_test, raw.X_val is not None]
+        fit_seed = None
+        if features.learns(feature_spec):  # drawn also when a saved state is given: same key
+            fit_seed = int(rng.integers(2**63))
+            split_desc.append(fit_seed)
+        key = features.cache_key(raw.identity, split_desc, feature_spec)
+        arrays, feature_state = features.cached_extract(
+            arrays,
+            feature_spec,
+            cache_dir or default_cache_dir(),
+            key,
+            progress,
+            seed=fit_seed,
+            states=feature_state,
         )
 
     steps = list(_get(data_config, "preprocess", []))
@@ -307,6 +321,8 @@ def load_dataset(
         image_shape=tuple(raw.image_shape) if raw.image_shape and not feature_spec else None,
         preprocess=steps,
         preprocess_state=states,
+        features=list(feature_spec or []),
+        feature_state=list(feature_state or []),
         identity=raw.identity,
     )
 

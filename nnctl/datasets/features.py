@@ -6,12 +6,17 @@
   Output (N, cells_y * cells_x * 9), ordered (cell_y, cell_x, bin).
 - color_histogram: histogram of the hue channel (HSV) of RGB pixels in 0..255 into `bins`
   equal bins over [0, 1), normalised to the fraction of pixels per bin. Output (N, bins).
+- kmeans: single-layer k-means features (Coates, Lee & Ng 2011), see nnctl.datasets.kmeans.
+  Learned from the training images (FITS), so it has a state: a list with one dict of arrays
+  per feature of the spec (empty for the others), saved with a run's model.
 
 Features are computed in chunks with NumPy array operations (no Python loop over images) and
-cached on disk, keyed by the data, the split, the feature spec and FEATURES_VERSION.
+cached on disk, keyed by the data, the split, the feature spec (and the seed of a learned
+feature) and FEATURES_VERSION; the cache file holds the learned states too.
 """
 
 import hashlib
+import inspect
 import json
 import logging
 import zipfile
@@ -20,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from nnctl import atomic
-from nnctl.errors import DatasetError
+from nnctl.datasets import kmeans
+from nnctl.errors import ConfigError, DatasetError
 from nnctl.machine import cpu_count
 from nnctl.registry import Registry, named_options
 
@@ -132,17 +138,63 @@ def color_histogram(images, bins=10):
     return (counts / (index[0].size)).astype(np.float32)
 
 
-FEATURES = Registry("feature", {"hog": hog, "color_histogram": color_histogram})
+# name -> function(images, **options) -> (N, F); a learned feature's takes its state second:
+# function(images, state, **options).
+FEATURES = Registry(
+    "feature", {"hog": hog, "color_histogram": color_histogram, "kmeans": kmeans.encode}
+)
+# The features learned from the training images: name -> fit(images, rng, progress, **options)
+# -> state (a dict of arrays).
+FITS = {"kmeans": kmeans.fit}
+OPTION_CHECKS = {"kmeans": kmeans.options}  # the others: their functions' keyword arguments
 
 
 def normalize_spec(spec):
-    """[hog, {color_histogram: {bins: 10}}] -> [("hog", {}), ("color_histogram", {"bins": 10})]."""
-    return [named_options(item, FEATURES) for item in spec]
+    """[hog, {color_histogram: {bins: 10}}] -> [("hog", {}), ("color_histogram", {"bins": 10})].
+
+    ConfigError for an unknown name or option, naming the valid ones."""
+    items = [named_options(item, FEATURES) for item in spec]
+    for name, opts in items:
+        check = OPTION_CHECKS.get(name)
+        if check is not None:
+            check(**opts)
+            continue
+        valid = [p for p in inspect.signature(FEATURES[name]).parameters if p != "images"]
+        unknown = sorted(set(opts) - set(valid))
+        if unknown:
+            raise ConfigError(
+                f"unknown {name} option {unknown[0]!r}; valid: {', '.join(valid) or 'none'}"
+            )
+    return items
 
 
-def extract(images, spec, chunk_size=1000, progress=False):
+def learns(spec):
+    """Whether any feature of spec is learned from the training images."""
+    return any(name in FITS for name, _ in normalize_spec(spec))
+
+
+def fit_states(images, spec, rng, progress=False):
+    """The state of each feature of spec learned from training images (N, H, W, C): a list
+    aligned with spec ({} for features that learn nothing). rng: a numpy Generator."""
+    return [
+        FITS[name](images, rng, progress, **opts) if name in FITS else {}
+        for name, opts in normalize_spec(spec)
+    ]
+
+
+def _feature(name, opts, state):
+    """The function computing feature `name` for a chunk of images."""
+    if name in FITS:
+        if not state:
+            raise DatasetError(f"feature {name} is learned: it needs its fitted state")
+        return lambda chunk: FEATURES[name](chunk, state, **opts)
+    return lambda chunk: FEATURES[name](chunk, **opts)
+
+
+def extract(images, spec, states=None, chunk_size=1000, progress=False):
     """The features of spec, concatenated in order, for images (N, H, W, C): (N, F) float32.
 
+    states: the learned states of fit_states (needed when spec has a learned feature).
     Chunks of chunk_size images are computed on a thread per core: NumPy releases the GIL
     inside its array operations, so chunks proceed side by side (the result does not depend
     on how they are scheduled).
@@ -153,14 +205,18 @@ def extract(images, spec, chunk_size=1000, progress=False):
     from tqdm import tqdm
 
     spec = normalize_spec(spec)
+    states = [{} for _ in spec] if states is None else states
+    functions = [
+        _feature(name, opts, state) for (name, opts), state in zip(spec, states, strict=True)
+    ]
     if len(images) == 0:
         empty = np.zeros((1, *images.shape[1:]), np.float32)
-        dims = sum(FEATURES[name](empty, **opts).shape[1] for name, opts in spec)
+        dims = sum(function(empty).shape[1] for function in functions)
         return np.zeros((0, dims), dtype=np.float32)
 
     def features_of(start):
         chunk = images[start : start + chunk_size]
-        return np.concatenate([FEATURES[name](chunk, **opts) for name, opts in spec], axis=1)
+        return np.concatenate([function(chunk) for function in functions], axis=1)
 
     starts = range(0, len(images), chunk_size)
     if len(starts) == 1:
@@ -199,27 +255,114 @@ def cache_key(identity, split_desc, spec):
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def cached_extract(splits, spec, cache_dir, key, progress=False):
-    """Features for each named image array in splits ({'train': X, ...}), from the cache at
-    cache_dir/features/<key>.npz when it is intact, else computed and cached atomically.
+def cached_extract(splits, spec, cache_dir, key, progress=False, seed=None, states=None):
+    """(features, states): the features of each named image array in splits ({'train': X,
+    ...}) and the learned states they were computed with.
 
-    A cache file that cannot be read or does not match is rebuilt, never trusted.
+    states None: learned features are fitted on splits['train'] with a Generator from seed
+    (which key must cover); else the given states (a saved model's) are used as they are.
+    The result comes from the cache at cache_dir/features/<key>.npz when that is intact and
+    holds the same states (given states that differ: <key>-<digest of the states>.npz), else
+    it is computed and cached atomically. A cache file that cannot be read or does not match
+    is rebuilt, never trusted.
     """
-    path = Path(cache_dir) / "features" / f"{key}.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                cached = {name: f[name] for name in splits}
-            if all(len(cached[name]) == len(X) for name, X in splits.items()):
-                log.info("features loaded from cache %s", path)
-                return cached
-            log.warning("feature cache %s does not match the data; rebuilding it", path)
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            log.warning("feature cache %s is corrupt; rebuilding it", path)
-    features = {name: extract(X, spec, progress=progress) for name, X in splits.items()}
+    folder = Path(cache_dir) / "features"
+    paths = [folder / f"{key}.npz"]
+    if states is not None:
+        paths.append(folder / f"{key}-{states_digest(states)}.npz")
+    for path in paths:
+        cached = _read_cache(path, splits, len(normalize_spec(spec)))
+        if cached is not None and (states is None or same_states(cached[1], states)):
+            log.info("features loaded from cache %s", path)
+            return cached
+    if states is None:
+        states = fit_states(splits["train"], spec, np.random.default_rng(seed), progress)
+    features = {
+        name: extract(X, spec, states=states, progress=progress) for name, X in splits.items()
+    }
+    path = paths[-1]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.save_npz(path, features)
+        atomic.save_npz(path, {**features, **_state_arrays(states, "state")})
     except OSError as err:  # a read-only cache costs time, not correctness
         log.warning("could not write the feature cache %s (%s)", path, err)
-    return features
+    return features, states
+
+
+def _read_cache(path, splits, n_features):
+    """(features, states) from a cache file matching splits, or None (absent or damaged)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            cached = {name: f[name] for name in splits}
+            states = _states_from(f, "state", n_features)
+        if all(len(cached[name]) == len(X) for name, X in splits.items()):
+            return cached, states
+        log.warning("feature cache %s does not match the data; rebuilding it", path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        log.warning("feature cache %s is corrupt; rebuilding it", path)
+    return None
+
+
+def _state_arrays(states, prefix):
+    return {
+        f"{prefix}/{i}/{key}": value
+        for i, state in enumerate(states)
+        for key, value in state.items()
+    }
+
+
+def _states_from(arrays, prefix, n_features):
+    states = [{} for _ in range(n_features)]
+    for full_key in arrays:
+        parts = full_key.split("/")
+        if len(parts) == 3 and parts[0] == prefix:
+            states[int(parts[1])][parts[2]] = np.asarray(arrays[full_key])
+    return states
+
+
+def same_states(a, b):
+    """Whether two lists of states hold the same arrays."""
+    return len(a) == len(b) and all(
+        x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def states_digest(states):
+    """A short hash of the learned states' arrays."""
+    digest = hashlib.sha256()
+    for key, value in sorted(_state_arrays(states, "state").items()):
+        digest.update(key.encode())
+        digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def states_to_arrays(spec, states):
+    """The learned states as {'preprocess/features/<i>/<name>/<key>': array}, the names under
+    which model.npz keeps them beside the preprocessing state."""
+    names = [name for name, _ in normalize_spec(spec or [])]
+    return {
+        f"preprocess/features/{i}/{names[i]}/{key}": value
+        for i, state in enumerate(states)
+        for key, value in state.items()
+    }
+
+
+def states_from_arrays(spec, arrays):
+    """The inverse of states_to_arrays for the same spec; DatasetError when a learned
+    feature's state is missing or belongs to another feature."""
+    spec = normalize_spec(spec or [])
+    states = [{} for _ in spec]
+    for full_key, value in arrays.items():
+        parts = full_key.split("/")
+        if len(parts) == 5 and parts[:2] == ["preprocess", "features"]:
+            i, name, key = int(parts[2]), parts[3], parts[4]
+            if i >= len(spec) or spec[i][0] != name:
+                raise DatasetError(f"saved feature state {full_key} does not match the features")
+            states[i][key] = np.asarray(value)
+    for (name, _), state in zip(spec, states, strict=True):
+        if name in FITS and not state:
+            raise DatasetError(f"the saved model lacks the learned state of feature {name}")
+    return states

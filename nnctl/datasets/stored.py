@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from nnctl import atomic
-from nnctl.datasets import Splits
+from nnctl.datasets import Splits, features
 from nnctl.datasets.preprocess import states_from_arrays, states_to_arrays
 from nnctl.errors import DatasetError
 
@@ -23,13 +23,18 @@ def save_splits(splits, folder):
         with atomic.atomic_open(folder / f"{name}.npy", "wb") as f:
             np.save(f, getattr(splits, name), allow_pickle=False)
     atomic.save_npz(
-        folder / "preprocess.npz", states_to_arrays(splits.preprocess, splits.preprocess_state)
+        folder / "preprocess.npz",
+        {
+            **states_to_arrays(splits.preprocess, splits.preprocess_state),
+            **features.states_to_arrays(splits.features, splits.feature_state),
+        },
     )
     meta = {
         "class_names": splits.class_names,
         "image_shape": splits.image_shape,
         "preprocess": splits.preprocess,
         "identity": splits.identity,
+        "features": splits.features,
     }
     atomic.write_text(folder / "meta.json", json.dumps(meta))
 
@@ -44,7 +49,10 @@ def load_splits(folder, mmap=True):
             for name in ARRAYS
         }
         with np.load(folder / "preprocess.npz", allow_pickle=False) as f:
-            states = states_from_arrays(meta["preprocess"], {k: f[k] for k in f.files})
+            saved = {k: f[k] for k in f.files}
+        states = states_from_arrays(meta["preprocess"], saved)
+        feature_spec = meta.get("features", [])
+        feature_state = features.states_from_arrays(feature_spec, saved)
     except (OSError, ValueError, KeyError) as err:
         raise DatasetError(f"the stored data in {folder} cannot be read ({err})") from None
     return Splits(
@@ -54,6 +62,8 @@ def load_splits(folder, mmap=True):
         preprocess=meta["preprocess"],
         preprocess_state=states,
         identity=meta["identity"],
+        features=feature_spec,
+        feature_state=feature_state,
     )
 
 

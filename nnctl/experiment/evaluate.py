@@ -5,18 +5,19 @@ checked first (the model, the data, the split), then the folder is locked while 
 the plots and the summary are written.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnctl import atomic
-from nnctl.datasets import load_dataset
+from nnctl.datasets import features, load_dataset
 from nnctl.datasets.preprocess import states_from_arrays
-from nnctl.errors import ModelError, RunError
+from nnctl.errors import DatasetError, ModelError, RunError
 from nnctl.experiment.dispatch import RUNNERS
 from nnctl.experiment.run import generators
 from nnctl.models import model_from_arrays
 from nnctl.runs import RunFolder, Status, SweepFolder, to_json
 from nnctl.runs.folder import read_json_file
+from nnctl.training.threads import ThreadSetting
 
 # What model.npz holds when the run did not complete, said when it is scored.
 PARAMETERS_NOTE = {
@@ -38,6 +39,7 @@ class SavedRun:
     info: dict
     states: list
     status: Status | None
+    feature_states: list = field(default_factory=list)  # learned features' states, per feature
 
 
 def resolve_run(run_dir):
@@ -57,9 +59,10 @@ def load_run(run_dir):
     try:
         model = model_from_arrays(info["spec"], model_arrays)
         states = states_from_arrays(info["preprocess"], preprocess_arrays)
-    except (ModelError, KeyError, ValueError) as err:
+        feature_states = features.states_from_arrays(config.data.features, preprocess_arrays)
+    except (ModelError, DatasetError, KeyError, ValueError) as err:
         raise RunError(f"{folder.model_path} cannot be used: {err}") from None
-    return SavedRun(folder, config, model, info, states, status)
+    return SavedRun(folder, config, model, info, states, status, feature_states)
 
 
 def _note(saved):
@@ -69,10 +72,11 @@ def _note(saved):
     return template.format(epoch=saved.info.get("epoch", "?"))
 
 
-def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None):
+def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None, threads=None):
     """Score a saved model on a split as its model type says (a classifier: accuracy,
     per-class accuracy, confusion.png and misclassified.png; an autoencoder: reconstruction
     error and its distance to PCA); write eval.json and add test_<metric> to summary.json.
+    threads: a ThreadSetting for the scoring (default auto), recorded in eval.json.
     Returns EvalResult."""
     if split not in ("test", "val"):
         raise RunError(f"split must be test or val, got {split!r}")
@@ -84,6 +88,7 @@ def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None):
         data_dir=data_dir,
         cache_dir=cache_dir,
         preprocess_state=saved.states,
+        feature_state=saved.feature_states,
     )
     X, y = (splits.X_test, splits.y_test) if split == "test" else (splits.X_val, splits.y_val)
     if len(X) == 0:
@@ -92,12 +97,14 @@ def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None):
         )
     report = read_json_file(folder.eval_path) if folder.eval_path.is_file() else {}
     with folder.lock():
-        result = RUNNERS[saved.config.model.type].score(saved, splits, X, y, split)
+        with (threads or ThreadSetting()).applied() as used:
+            result = RUNNERS[saved.config.model.type].score(saved, splits, X, y, split)
         result.note = _note(saved)
         report[split] = {
             **result.report,
             "model_epoch": saved.info.get("epoch"),
             "note": result.note,
+            "threads": used,
         }
         atomic.write_text(folder.eval_path, to_json(report, indent=2) + "\n")
         if result.accuracy is not None:

@@ -65,6 +65,8 @@ def run_experiment(
     stop_file=None,
     update_link=True,
     pause_at=None,
+    threads=None,
+    plots=True,
 ):
     """Load the data, build the model, train it and write the run folder.
 
@@ -74,7 +76,9 @@ def run_experiment(
     to continue from its checkpoint; run_dir a path for the new folder instead of one in
     runs_dir (sweep trials); splits data already loaded for this config (sweeps); stop_file a
     path whose appearance asks training to stop (sweeps); update_link: point runs/latest here;
-    pause_at: stop after this many epochs, paused, to be resumed later (a sweep's scheduler).
+    pause_at: stop after this many epochs, paused, to be resumed later (a sweep's scheduler);
+    threads: a ThreadSetting (default: auto on every core), recorded in summary.json; plots:
+    False leaves a net's per-run plots to be drawn on demand (a sweep's trials).
 
     Returns RunResult (completed, diverged, interrupted or paused). Raises an NnctlError for
     bad input before anything is written, and after the folder exists as
@@ -94,7 +98,7 @@ def run_experiment(
         check_against_data(config, splits)
         job = RUNNERS[config.model.type](
             config, splits, rng, verbose=not quiet, progress=progress, stop_file=stop_file,
-            pause_at=pause_at,
+            pause_at=pause_at, threads=threads, plots=plots,
         )  # fmt: skip
         if target is not None:
             job.restore(target)

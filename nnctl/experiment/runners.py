@@ -1,6 +1,6 @@
 """What each model type does in a run: the one place a model type is dispatched on.
 
-RUNNERS maps every name in nnctl.models.MODEL_TYPES to a job class. Constructing a job does
+nnctl.experiment.dispatch.RUNNERS maps every model type to a job class. Constructing a job does
 everything that can fail on the user's input — building the model, the optimiser and the
 augmentation — and `restore` reads a checkpoint to resume from, both without writing
 anything; `run` then works in a run folder that exists by then.
@@ -12,16 +12,19 @@ import time
 import numpy as np
 
 from nnctl import signals, viz
+from nnctl.datasets import features
 from nnctl.datasets.augment import make_augmenter
 from nnctl.datasets.preprocess import flatten, states_to_arrays
 from nnctl.errors import RunError
 from nnctl.experiment.lifecycle import RunResult
+from nnctl.experiment.scoring import score_classifier
 from nnctl.models import KNearestNeighbor, build_model, model_to_arrays
 from nnctl.models.knn import best_k
-from nnctl.registry import Registry
 from nnctl.status import Status
 from nnctl.training.live import LIVE_LOGGERS
+from nnctl.training.schedules import Schedule
 from nnctl.training.solver import Callback, Solver
+from nnctl.training.threads import ThreadSetting
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +53,13 @@ class RunRecorder(Callback):
         self.folder.append_metrics({"step": solver.iteration, **record, "time": time.time()})
         self.folder.write_history(solver.epoch_records())
         self.folder.write_checkpoint(solver.state_arrays())
+        best = f"best_val_{solver.model.metric.name}"  # best_val_acc, or best_val_error
         self.folder.update_summary(
             epochs=solver.epoch,
             total_epochs=solver.num_epochs,
-            best_val_acc=solver.best_val_acc,
             best_epoch=solver.best_epoch,
             updated=time.time(),
+            **{best: solver.best_val_acc},
         )
         signals.fault_point("epoch")
 
@@ -82,9 +86,29 @@ def save_model(folder, model, splits, **meta):
         model.spec(),
         model_to_arrays(model),
         splits.preprocess,
-        states_to_arrays(splits.preprocess, splits.preprocess_state),
+        {
+            **states_to_arrays(splits.preprocess, splits.preprocess_state),
+            **features.states_to_arrays(splits.features, splits.feature_state),
+        },
         {"class_names": splits.class_names, "image_shape": splits.image_shape, **meta},
     )
+
+
+def optim_settings(train):
+    """The update rule's optim_config from the config's train section."""
+    optim_config = {"learning_rate": train.learning_rate}
+    if train.momentum is not None:
+        optim_config["momentum"] = train.momentum
+    if train.weight_decay is not None:
+        optim_config["weight_decay"] = train.weight_decay
+    return optim_config
+
+
+def schedule_of(train):
+    """The Schedule of the config's train section, or None."""
+    if train.schedule is None:
+        return None
+    return Schedule(**train.schedule.model_dump())
 
 
 def plot_model_weights(model, image_shape, class_names, preprocess, path, layer=1, name=None):
@@ -112,15 +136,21 @@ def plot_model_weights(model, image_shape, class_names, preprocess, path, layer=
 class NetJob:
     """A net trained by the Solver."""
 
-    def __init__(self, config, splits, rng, *, verbose, progress, stop_file, pause_at=None):
+    score = staticmethod(score_classifier)  # what `nnctl eval` measures
+
+    def __init__(
+        self, config, splits, rng, *, verbose, progress, stop_file, pause_at=None, threads=None,
+        plots=True,
+    ):  # fmt: skip
         self.config, self.splits = config, splits
+        self.plots = plots  # False: drawn on demand (nnctl report, viz-weights), as sweeps do
+        # BLAS threads: a fixed count, or auto (tuned on the training steps); recorded.
+        self.threads = (threads or ThreadSetting()).callback()
         self.model = build_model(
             config.model.model_dump(), splits.input_dim, splits.num_classes, seed=rng
         )
         train = config.train
-        optim_config = {"learning_rate": train.learning_rate}
-        if train.momentum is not None:
-            optim_config["momentum"] = train.momentum
+        optim_config = optim_settings(train)
         augment = make_augmenter(
             config.data.augment, splits.image_shape, "channels_first" in splits.preprocess
         )
@@ -135,6 +165,7 @@ class NetJob:
             update_rule=train.optimizer,
             optim_config=optim_config,
             lr_decay=train.lr_decay,
+            schedule=schedule_of(train),
             batch_size=train.batch_size,
             num_epochs=train.epochs,
             num_train_samples=train.num_train_samples,
@@ -144,7 +175,7 @@ class NetJob:
             rng=rng,
             early_stopping=train.early_stopping,
             augment=augment,
-            callbacks=[StopFile(stop_file)] if stop_file is not None else [],
+            callbacks=[self.threads] + ([StopFile(stop_file)] if stop_file is not None else []),
             pause_at=pause_at,
         )
         self.live_loggers = {name: LIVE_LOGGERS[name] for name in train.log_to}
@@ -178,7 +209,8 @@ class NetJob:
         if solver.best_epoch > 0:  # there are parameters worth saving
             save_model(folder, self.model, self.splits, epoch=solver.best_epoch)
             fields["model_epoch"] = solver.best_epoch
-        self._plot(folder)
+        if self.plots:
+            self._plot(folder)
         signals.fault_point("saved")
         result = RunResult(
             run_dir=folder.path,
@@ -188,19 +220,36 @@ class NetJob:
             val_acc=solver.val_acc_history[-1] if solver.val_acc_history else None,
             epochs=solver.epoch,
             stop_reason=solver.stop_reason,
+            metric=self.model.metric.label,
         )
         folder.update_summary(
             stop_reason=solver.stop_reason,
             diverged_at=solver.diverged_at,
-            best_val_acc=result.best_val_acc,
             best_epoch=solver.best_epoch,
-            train_acc=result.train_acc,
-            val_acc=result.val_acc,
             epochs=solver.epoch,
             iterations=solver.iteration,
+            threads=self.threads.record(),
+            **self.summary_fields(result),
             **fields,
         )
         return result
+
+    def summary_fields(self, result):
+        """The metric's fields of summary.json (a classifier's accuracies)."""
+        return {
+            "best_val_acc": result.best_val_acc,
+            "train_acc": result.train_acc,
+            "val_acc": result.val_acc,
+        }
+
+    @staticmethod
+    def picture_weights(saved, out, layer):
+        """`nnctl viz-weights`: the weight picture of layer `layer` of a saved net."""
+        info = saved.info
+        return plot_model_weights(
+            saved.model, info.get("image_shape"), info.get("class_names"), info["preprocess"],
+            out, layer, name=saved.config.name,
+        )  # fmt: skip
 
     def _plot(self, folder):
         solver, name = self.solver, self.config.name
@@ -236,11 +285,18 @@ class NetJob:
 class KnnJob:
     """kNN: cross-validate k if several are given, then memorise the training split."""
 
+    score = staticmethod(score_classifier)
+
+    @staticmethod
+    def picture_weights(saved, out, layer):
+        raise RunError(f"{saved.folder.path} is a kNN run: it has no learned weights to picture")
+
     def __init__(self, config, splits, rng, **options):
         self.config, self.splits = config, splits
         ks = config.model.k if isinstance(config.model.k, list) else [config.model.k]
         self.ks = ks
         self.model = KNearestNeighbor(k=ks[0], metric=config.model.metric)
+        self.threads = options.get("threads") or ThreadSetting()
 
     def restore(self, folder):
         raise RunError(
@@ -248,6 +304,12 @@ class KnnJob:
         )
 
     def run(self, folder):
+        with self.threads.applied() as threads:
+            result = self._run(folder)
+        folder.update_summary(threads=threads)
+        return result
+
+    def _run(self, folder):
         config, splits, model = self.config, self.splits, self.model
         X_train, X_val = flatten(splits.X_train), flatten(splits.X_val)
         extra = {}
@@ -285,8 +347,3 @@ class KnnJob:
             val_acc=val_acc,
             extra={"k": model.k},
         )
-
-
-# Keyed like nnctl.models.MODEL_TYPES (a test checks they agree). Constructing a job is the
-# runner's "prepare": it checks the input and builds everything without writing a file.
-RUNNERS = Registry("model type", {"mlp": NetJob, "knn": KnnJob})

@@ -78,14 +78,7 @@ def _rebuild_mlp(spec, arrays):
         model = FullyConnectedNet(**{**spec, "seed": 0})
     except (TypeError, ValueError) as err:
         raise ModelError(f"the saved model's settings are invalid ({err})") from None
-    _require(arrays, list(model.params))
-    for name, value in model.params.items():
-        saved = np.asarray(arrays[name])
-        if saved.shape != value.shape:
-            raise ModelError(
-                f"saved array {name} has shape {saved.shape}, the model needs {value.shape}"
-            )
-        model.params[name] = saved.astype(model.dtype)
+    _load_params(model, arrays)
     model.load_state_arrays(arrays)
     return model
 
@@ -113,14 +106,7 @@ def _rebuild_autoencoder(spec, arrays):
         model = Autoencoder(**{**spec, "seed": 0})
     except (TypeError, ValueError) as err:
         raise ModelError(f"the saved model's settings are invalid ({err})") from None
-    _require(arrays, list(model.params))
-    for name, value in model.params.items():
-        saved = np.asarray(arrays[name])
-        if saved.shape != value.shape:
-            raise ModelError(
-                f"saved array {name} has shape {saved.shape}, the model needs {value.shape}"
-            )
-        model.params[name] = saved.astype(model.dtype)
+    _load_params(model, arrays)
     return model
 
 
@@ -185,6 +171,18 @@ def model_from_arrays(spec, arrays):
     """
     spec = dict(spec)
     return MODEL_TYPES[spec.pop("type", "mlp")].rebuild(spec, arrays)
+
+
+def _load_params(model, arrays):
+    """Put the saved arrays into model.params, each checked against the shape it needs."""
+    _require(arrays, list(model.params))
+    for name, value in model.params.items():
+        saved = np.asarray(arrays[name])
+        if saved.shape != value.shape:
+            raise ModelError(
+                f"saved array {name} has shape {saved.shape}, the model needs {value.shape}"
+            )
+        model.params[name] = saved.astype(model.dtype)
 
 
 def _require(arrays, names):

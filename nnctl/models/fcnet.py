@@ -46,6 +46,7 @@ class FullyConnectedNet:
     - init: None, 'he' or 'xavier' (overrides weight_scale)
     - activation: relu, leaky_relu, sigmoid, tanh or swish
     - loss: softmax, svm or mse
+    - label_smoothing: eps in [0, 1), softmax only: the targets are (1 - eps) * onehot + eps / C
     - dtype: np.float32 (training) or np.float64 (gradient checks); kept through every pass
     - seed: an int, None, or a numpy Generator. The Generator (kept as self.rng) draws the
       initial weights and then the dropout masks; NumPy's global random state is never used.
@@ -65,6 +66,7 @@ class FullyConnectedNet:
         loss="softmax",
         dtype=np.float32,
         seed=None,
+        label_smoothing=0.0,
     ):
         hidden_dims = [int(h) for h in hidden_dims]
         if any(h <= 0 for h in hidden_dims):
@@ -81,6 +83,11 @@ class FullyConnectedNet:
             raise ModelError(f"unknown init {init!r}; valid: {', '.join(sorted(INITS))} or None")
         ACTIVATIONS[activation]
         LOSSES[loss]
+        if not 0 <= label_smoothing < 1 or (label_smoothing and loss != "softmax"):
+            raise ModelError(
+                f"label_smoothing must be in [0, 1) and needs the softmax loss, got "
+                f"{label_smoothing} with {loss}"
+            )
         dtype = np.dtype(dtype).type
         if dtype not in DTYPES.values():
             raise ModelError(f"dtype must be float32 or float64, got {np.dtype(dtype).name}")
@@ -95,6 +102,7 @@ class FullyConnectedNet:
         self.init = init
         self.activation = activation
         self.loss_name = loss
+        self.label_smoothing = float(label_smoothing)
         self.dtype = dtype
         self.num_layers = len(hidden_dims) + 1
         self.rng = np.random.default_rng(seed)  # a Generator is shared, not copied
@@ -129,6 +137,7 @@ class FullyConnectedNet:
             "activation": self.activation,
             "loss": self.loss_name,
             "dtype": np.dtype(self.dtype).name,
+            "label_smoothing": self.label_smoothing,
         }
 
     def loss(self, X, y=None):
@@ -170,7 +179,10 @@ class FullyConnectedNet:
         if y is None:
             return scores
 
-        loss, dout = LOSSES[self.loss_name](scores, y)
+        if self.label_smoothing:
+            loss, dout = LOSSES[self.loss_name](scores, y, smoothing=self.label_smoothing)
+        else:
+            loss, dout = LOSSES[self.loss_name](scores, y)
         grads = {}
         dout, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dout, last_cache)
         for i in range(L - 1, 0, -1):

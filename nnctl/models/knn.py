@@ -161,8 +161,8 @@ class KNearestNeighbor:
         key <= admit(t). Both take the rows (an index) their first argument belongs to."""
         D = self._X.shape[1]
         shifted = self._shifted(block)
-        key = shifted @ self._X.T
-        key *= -2
+        # -2 q.c as (-2 q).c: scaling by a power of two is exact, and saves a pass over key
+        key = np.multiply(shifted, -2, dtype=shifted.dtype) @ self._X.T
         key += self._train_sq_lowp
         # key + |q'|^2 (q', c' the rounded shifted rows) is within err of d. Rounding the shift
         # moves each row by eps/2 of its norm, so d by at most ~eps (|q'| + |c'|)^2; the
@@ -351,11 +351,31 @@ def _l1_float64(block, train):
     return diff.sum(axis=2)
 
 
-def _smallest_unordered(values, m):
-    """Column indices (b, m) of m smallest entries of each row of values (b, n), unordered."""
-    if m >= values.shape[1]:
-        return np.broadcast_to(np.arange(values.shape[1]), values.shape)
-    return np.argpartition(values, m - 1, axis=1)[:, :m]
+def _smallest_unordered(values, m, group=128):
+    """Column indices (b, m) of m smallest entries of each row of values (b, n), unordered.
+
+    For m much smaller than n, in two steps: the minimum of each run of `group` columns (one
+    vectorised pass), the m runs with the smallest minima (t the largest of those), then the m
+    smallest among those runs' entries. That is exact: the chosen runs hold m entries <= t, and
+    every entry elsewhere is >= t. A row-wise argpartition over all n columns cost a fifth of a
+    CIFAR-10 prediction; this is 2-3 times faster.
+    """
+    b, n = values.shape
+    if m >= n:
+        return np.broadcast_to(np.arange(n), values.shape)
+    if 4 * m * group > n:
+        return np.argpartition(values, m - 1, axis=1)[:, :m]
+    whole = n // group * group
+    minima = values[:, :whole].reshape(b, -1, group).min(axis=2)
+    if whole < n:
+        minima = np.concatenate([minima, values[:, whole:].min(axis=1, keepdims=True)], axis=1)
+    runs = np.argpartition(minima, m - 1, axis=1)[:, :m]
+    cols = (runs[:, :, None] * group + np.arange(group)).reshape(b, m * group)
+    past = cols >= n  # the last run may be short
+    entries = np.take_along_axis(values, np.minimum(cols, n - 1), axis=1)
+    entries[past] = np.inf
+    pick = np.argpartition(entries, m - 1, axis=1)[:, :m]
+    return np.take_along_axis(cols, pick, axis=1)
 
 
 def _rank(cand, dists, k):

@@ -10,8 +10,8 @@ parameter-sized array is then written once or twice per step instead of a dozen 
 update is memory-bound). dw is never modified.
 
 Defaults: learning_rate 1e-2; momentum 0.9; rmsprop decay_rate 0.99; adam beta1 0.9,
-beta2 0.999; epsilon 1e-8. State keys: velocity (sgd_momentum), cache (rmsprop, adagrad),
-m, v, t (adam).
+beta2 0.999; epsilon 1e-8; adamw weight_decay 1e-2. State keys: velocity (sgd_momentum),
+cache (rmsprop, adagrad), m, v, t (adam, adamw).
 """
 
 import math
@@ -110,6 +110,23 @@ def adam(w, dw, config=None):
     return w, config
 
 
+def adamw(w, dw, config=None):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, ICLR 2019, algorithm 2).
+
+    w -= learning_rate * weight_decay * w, then the Adam step of `adam` on dw (the decay
+    is not part of the gradient, so it is not rescaled by Adam's second moment). The decay is
+    scaled by the current learning rate, as in torch.optim.AdamW, so a schedule shrinks both.
+    Defaults as adam, weight_decay 1e-2; state m, v, t as adam.
+    """
+    config = {} if config is None else config
+    config.setdefault("learning_rate", 1e-2)
+    config.setdefault("weight_decay", 1e-2)
+    decay = float(config["learning_rate"]) * float(config["weight_decay"])
+    if decay:
+        w *= 1 - decay
+    return adam(w, dw, config)
+
+
 def adagrad(w, dw, config=None):
     """AdaGrad (Duchi et al., 2011): cache += dw^2; w -= lr * dw / (sqrt(cache) + eps)."""
     config = {} if config is None else config
@@ -128,6 +145,7 @@ UPDATE_RULES = Registry(
         "sgd_momentum": sgd_momentum,
         "rmsprop": rmsprop,
         "adam": adam,
+        "adamw": adamw,
         "adagrad": adagrad,
     },
 )

@@ -30,6 +30,7 @@ from nnctl.runs.lock import FolderLock, holder
 from nnctl.status import Status
 
 TIMESTAMP = "%Y-%m-%dT%H-%M-%S"
+# A classifier's history.csv; an autoencoder's has train_error and val_error instead.
 HISTORY_FIELDS = ["epoch", "lr", "train_acc", "val_acc", "loss", "seconds"]
 FORMAT = 1  # version of the files nnctl writes; a newer one is refused, not misread
 # Reading a damaged .npz can raise any of these (zip CRC errors, truncated headers, ...).
@@ -166,6 +167,26 @@ def read_config_file(path):
         raise RunError(f"{path} is not a valid run config: {err}") from None
 
 
+def read_summary(path):
+    """A summary.json as a dict ({} when there is none yet); RunError when it is damaged."""
+    try:
+        return read_json_file(path)
+    except FileNotFoundError:
+        return {}
+
+
+def update_summary(path, fields):
+    """Merge fields into the summary.json at path (written atomically); a field given as None
+    (or NaN) is removed: absent, not a marker. Returns the new summary. A damaged summary is
+    not overwritten: RunError."""
+    summary = read_summary(path)
+    summary.update(fields)
+    summary = {k: v for k, v in summary.items() if not _absent(v)}
+    summary["format"] = FORMAT
+    atomic.write_text(path, to_json(summary, indent=2) + "\n")
+    return summary
+
+
 def read_npz(path):
     """Every array of an .npz written by nnctl (no pickles); RunError naming the file when it
     is truncated, corrupted or not an .npz."""
@@ -247,21 +268,11 @@ class RunFolder:
 
     def read_summary(self):
         """summary.json as a dict ({} before the run has written one)."""
-        try:
-            return read_json_file(self.summary_path)
-        except FileNotFoundError:
-            return {}
+        return read_summary(self.summary_path)
 
     def update_summary(self, **fields):
-        """Merge fields into summary.json (written atomically); a field given as None is
-        removed (absent, not a marker). Returns the new summary. A damaged summary is not
-        overwritten: RunError."""
-        summary = self.read_summary()
-        summary.update(fields)
-        summary = {k: v for k, v in summary.items() if not _absent(v)}
-        summary["format"] = FORMAT
-        atomic.write_text(self.summary_path, to_json(summary, indent=2) + "\n")
-        return summary
+        """Merge fields into summary.json; see update_summary()."""
+        return update_summary(self.summary_path, fields)
 
     def read_eval(self):
         """eval.json as a dict ({} before the run was evaluated): split -> accuracy,
@@ -307,7 +318,10 @@ class RunFolder:
     def write_history(self, records):
         buffer = io.StringIO()
         writer = csv.DictWriter(
-            buffer, fieldnames=HISTORY_FIELDS, extrasaction="ignore", lineterminator="\n"
+            buffer,
+            fieldnames=list(records[0]) if records else HISTORY_FIELDS,
+            extrasaction="ignore",
+            lineterminator="\n",
         )
         writer.writeheader()
         writer.writerows(records)

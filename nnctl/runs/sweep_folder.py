@@ -29,9 +29,9 @@ from nnctl.runs.folder import (
     effective_status,
     link_atomically,
     read_config_file,
-    read_json_file,
     read_pngs,
-    to_json,
+    read_summary,
+    update_summary,
 )
 from nnctl.runs.lock import FolderLock
 
@@ -118,17 +118,10 @@ class SweepFolder:
         atomic.write_text(self.report_path, text)
 
     def read_summary(self):
-        try:
-            return read_json_file(self.summary_path)
-        except FileNotFoundError:
-            return {}
+        return read_summary(self.summary_path)
 
     def update_summary(self, **fields):
-        summary = self.read_summary()
-        summary.update(fields)
-        summary["format"] = FORMAT
-        atomic.write_text(self.summary_path, to_json(summary, indent=2) + "\n")
-        return summary
+        return update_summary(self.summary_path, fields)
 
     def status(self):
         return effective_status(self.path, self.read_summary())

@@ -51,6 +51,7 @@ from nnctl.sweep.scheduler import TrialQueue, make_plan, training_effort
 from nnctl.sweep.space import describe, edge_warnings, expand, show
 from nnctl.sweep.tpe import TpePlan, proposed, stand_in, still_to_propose, uses_tpe
 from nnctl.sweep.tpe import check as check_tpe
+from nnctl.training.threads import AUTO, ThreadSetting
 
 log = logging.getLogger(__name__)
 METRIC_FIELD = {"val_acc": "best_val_acc", "train_acc": "train_acc"}
@@ -84,7 +85,8 @@ def data_key(config):
 
 
 def run_trial(config_json, path, data_locator, threads, stop_path, pause_at=None):
-    """Run one trial in a worker: BLAS pinned to `threads`, the data from memory this process
+    """Run one trial in a worker: BLAS threads as `threads` (a ThreadSetting) says, never more
+    than its ceiling, the data from memory this process
     shares with the sweep (inline or forked workers) or memory-mapped from data_locator, the
     run folder at path (continued from its checkpoint if it has one), up to epoch pause_at
     (then paused: a scheduler's rung) or to the end. Nothing reaches the console. Returns
@@ -102,7 +104,7 @@ def run_trial(config_json, path, data_locator, threads, stop_path, pause_at=None
     elif path.exists():
         shutil.rmtree(path)  # an unfinished trial with nothing to continue from: start it over
     splits = _SHARED.get(data_locator)
-    with threadpool_limits(limits=threads), console.muted():
+    with threadpool_limits(limits=threads.ceiling), console.muted():
         try:
             if splits is None:
                 splits = load_splits(data_locator)
@@ -115,6 +117,8 @@ def run_trial(config_json, path, data_locator, threads, stop_path, pause_at=None
                 stop_file=stop_path,
                 update_link=False,
                 pause_at=pause_at,
+                threads=threads,
+                plots=False,  # on demand: nnctl report, nnctl viz-weights
             )
         except NnctlError as err:
             if not (path / "summary.json").is_file():  # refused before its folder was made
@@ -155,14 +159,15 @@ def run_sweep(
     base_dir=None,
     quiet=False,
     progress=False,
-    blas_threads=1,
+    threads=AUTO,
     extend=None,
 ):
     """Run (or resume) the sweep of config. Returns SweepResult; raises Interrupted (exit
     130) after Ctrl-C/SIGTERM and ExperimentFailed for --fail-fast.
 
-    workers: parallel trials (default: the number of cores), each with its BLAS pinned to
-    blas_threads threads (1: N workers on N cores never oversubscribe them). executor: 'local'
+    workers: parallel trials (default: the number of cores). threads: each trial's BLAS
+    threads, a count or auto (the fastest of the counts its share of the cores allows: one
+    thread per worker when there are as many workers as cores). executor: 'local'
     (process pool) or 'dask' (scheduler address, or a LocalCluster). resume: an existing
     sweep folder; retry_failed: run its failed trials again. fail_fast: stop at the first
     failure. extend: an earlier sweep folder whose finished trials with the same configs are
@@ -194,12 +199,13 @@ def run_sweep(
         _check_trials_against_data(pending or known[:1], datasets)
         pool_size = min(workers, max(1, len(pending) + still_to_propose(config, trials)))
         pool = make_executor(executor, pool_size, scheduler)
+        threads = ThreadSetting.per_worker(threads, pool_size)
         try:
             folder, lock = _take_folder(folder, runs_dir, config, trials, reuse)
             with lock:
                 try:
                     reason = _run(
-                        folder, trials, pending, config, pool, datasets, blas_threads,
+                        folder, trials, pending, config, pool, datasets, threads,
                         fail_fast, progress, workers,
                     )  # fmt: skip
                 finally:

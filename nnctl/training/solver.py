@@ -30,7 +30,7 @@ EARLY_STOPPING = "early_stopping"  # the stop_reason of a run that stopped on it
 # The keys of a checkpoint's meta record; anything else was written by another version.
 CHECKPOINT_META = {
     "epoch", "iteration", "batch_in_epoch", "best_val_acc", "best_score", "best_epoch",
-    "first_loss", "update_rule", "optim_scalars", "rng", "model_rng", "stop_reason",
+    "first_loss", "update_rule", "optim_scalars", "rng", "model_rng", "stop_reason", "schedule",
 }  # fmt: skip
 # The Solver's records of training, saved with every checkpoint.
 HISTORIES = ("loss_history", "train_acc_history", "val_acc_history", "lr_history", "epoch_seconds")
@@ -59,6 +59,10 @@ class Solver:
     - update_rule: a name in UPDATE_RULES (sgd, sgd_momentum, rmsprop, adam, adagrad)
     - optim_config: hyperparameters of the rule (learning_rate, ...), copied per parameter
     - lr_decay: learning rates are multiplied by it after every epoch
+    - schedule: a nnctl.training.schedules.Schedule (or None): before every update the rate
+      is optim_config's learning_rate times schedule.factor(iteration, iterations_per_epoch,
+      num_epochs * iterations_per_epoch); it is stored in checkpoints, which refuse another
+      schedule. Not together with lr_decay.
     - batch_size, num_epochs: each epoch is one shuffled pass over the training set
     - num_train_samples, num_val_samples: accuracy is measured on that many examples
       (None: all of them)
@@ -104,6 +108,7 @@ class Solver:
         callbacks=(),
         divergence_factor=1e3,
         pause_at=None,
+        schedule=None,
     ):
         self.model = model
         self.X_train, self.y_train = data["X_train"], data["y_train"]
@@ -125,6 +130,10 @@ class Solver:
         self.callbacks = list(callbacks)
         self.divergence_factor = divergence_factor
         self.pause_at = pause_at
+        self.schedule = schedule
+        self.base_lr = float(self.optim_config.get("learning_rate", 1e-2))
+        if schedule is not None and lr_decay != 1.0:
+            raise RunError("give a learning-rate schedule or lr_decay, not both")
         if len(self.X_train) == 0:
             raise RunError("the training split is empty")
         self._reset()
@@ -138,7 +147,8 @@ class Solver:
         self.stop_reason = None
         self.diverged_at = None
         self.best_val_acc = None
-        self.best_score = -math.inf  # picks the best epoch: validation accuracy, else training
+        # What picks the best epoch: the validation score, else the training score.
+        self.best_score = -math.inf if self.model.metric.higher_is_better else math.inf
         self.best_epoch = 0
         self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         self.loss_history = []
@@ -169,6 +179,14 @@ class Solver:
     def _step(self, idx):
         """One update on the training examples idx. Returns the loss (float); when the loss
         is not usable (see _loss_ok) the parameters are left untouched and status is set."""
+        if self.schedule is not None:  # the rate of this very update (per step)
+            factor = self.schedule.factor(
+                self.iteration,
+                self.iterations_per_epoch,
+                self.num_epochs * self.iterations_per_epoch,
+            )
+            for config in self.optim_configs.values():
+                config["learning_rate"] = self.base_lr * factor
         X_batch = self.X_train[idx]
         if self.augment is not None:
             X_batch = self.augment(X_batch, self.rng)
@@ -253,27 +271,26 @@ class Solver:
         lr = self.learning_rate
         for config in self.optim_configs.values():
             config["learning_rate"] = config.get("learning_rate", 1e-2) * self.lr_decay
-        train_acc = self.check_accuracy(
-            self.X_train, self.y_train, self.num_train_samples, batch_size=1000
-        )
-        val_acc = self.check_accuracy(self.X_val, self.y_val, self.num_val_samples, batch_size=1000)
+        train_acc = self.measure(self.X_train, self.y_train, self.num_train_samples)
+        val_acc = self.measure(self.X_val, self.y_val, self.num_val_samples)
         self.train_acc_history.append(train_acc)
         self.val_acc_history.append(val_acc)
         self.lr_history.append(lr)
         self.epoch_seconds.append(seconds)
-        # Without validation data the best epoch is the one with the best training accuracy
+        # Without validation data the best epoch is the one with the best training score
         # (best_val_acc then stays None).
         score = val_acc if val_acc is not None else train_acc
-        if score > self.best_score:
+        if self._better(score, self.best_score):
             self.best_score = score
             self.best_val_acc = val_acc
             self.best_epoch = self.epoch
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         record = self.epoch_record(self.epoch - 1)
         # Always logged: the console shows it unless quiet, a run's log.txt keeps it anyway.
+        name = self.model.metric.label
         log.info(
-            "epoch %d/%d  loss %.4f  train acc %.4f  val acc %s  lr %.2e  (%.1fs)",
-            self.epoch, self.num_epochs, record["loss"], train_acc,
+            "epoch %d/%d  loss %.4f  train %s %.4f  val %s %s  lr %.2e  (%.1fs)",
+            self.epoch, self.num_epochs, record["loss"], name, train_acc, name,
             "-" if val_acc is None else f"{val_acc:.4f}", lr, seconds,
         )  # fmt: skip
         for cb in self.callbacks:
@@ -285,14 +302,21 @@ class Solver:
                 "no better validation accuracy for %d epochs: stopping early", self.early_stopping
             )
 
+    def _better(self, score, best):
+        if self.model.metric.higher_is_better:
+            return score > best
+        return score < best
+
     def epoch_record(self, i):
-        """Epoch i (0-based) as a row: epoch, lr, train_acc, val_acc, mean loss, seconds."""
+        """Epoch i (0-based) as a row: epoch, lr, train_<metric>, val_<metric> (acc for
+        classifiers, error for autoencoders), mean loss, seconds."""
         per_epoch = self.iterations_per_epoch
+        metric = self.model.metric.name
         return {
             "epoch": i + 1,
             "lr": self.lr_history[i],
-            "train_acc": self.train_acc_history[i],
-            "val_acc": self.val_acc_history[i],
+            f"train_{metric}": self.train_acc_history[i],
+            f"val_{metric}": self.val_acc_history[i],
             "loss": float(np.mean(self.loss_history[i * per_epoch : (i + 1) * per_epoch])),
             "seconds": self.epoch_seconds[i],
         }
@@ -309,6 +333,22 @@ class Solver:
         """Put the best parameters seen so far back into the model."""
         self.model.params.update({k: v.copy() for k, v in self.best_params.items()})
 
+    def measure(self, X, y, num_samples=None):
+        """The model's metric (model.score: accuracy for classifiers) on X, or on a subsample
+        of num_samples examples drawn as check_accuracy draws it. None when X is empty."""
+        if len(X) == 0:
+            return None
+        X, y = self._subsample(X, y, num_samples)
+        return float(self.model.score(X, y))
+
+    def _subsample(self, X, y, num_samples):
+        """num_samples examples of (X, y) when there are more, drawn from a Generator seeded
+        by the iteration count: reproducible, and the training randomness is left alone."""
+        if num_samples is not None and len(X) > num_samples:
+            idx = np.random.default_rng(self.iteration).choice(len(X), num_samples, replace=False)
+            X, y = X[idx], y[idx]
+        return X, y
+
     def check_accuracy(self, X, y, num_samples=None, batch_size=100):
         """Fraction of X (N, ...) the model classifies as y, in test mode.
 
@@ -316,13 +356,10 @@ class Solver:
         iteration count, so it is reproducible and leaves the training randomness untouched.
         None when X is empty (there is no accuracy to report).
         """
-        N = len(X)
-        if N == 0:
+        if len(X) == 0:
             return None
-        if num_samples is not None and N > num_samples:
-            idx = np.random.default_rng(self.iteration).choice(N, num_samples, replace=False)
-            X, y = X[idx], y[idx]
-            N = num_samples
+        X, y = self._subsample(X, y, num_samples)
+        N = len(X)
         correct = 0
         for start in range(0, N, batch_size):
             scores = self.model.loss(X[start : start + batch_size])
@@ -353,13 +390,14 @@ class Solver:
             "iteration": self.iteration,
             "batch_in_epoch": self.batch_in_epoch,
             "best_val_acc": self.best_val_acc,
-            "best_score": None if self.best_score == -math.inf else self.best_score,
+            "best_score": None if math.isinf(self.best_score) else self.best_score,
             "best_epoch": self.best_epoch,
             "first_loss": self.first_loss,
             "update_rule": self.update_rule_name,
             "optim_scalars": scalars,
             "rng": self.rng.bit_generator.state,
             "stop_reason": self.stop_reason,
+            "schedule": None if self.schedule is None else self._schedule_meta(),
         }
         if self.model.rng is not None:  # draws dropout masks
             meta["model_rng"] = self.model.rng.bit_generator.state
@@ -408,7 +446,8 @@ class Solver:
             setattr(self, key, meta[key])
         self.first_loss = meta["first_loss"]
         self.stop_reason = meta.get("stop_reason")
-        self.best_score = -math.inf if meta["best_score"] is None else meta["best_score"]
+        if meta["best_score"] is not None:
+            self.best_score = meta["best_score"]
         self.rng.bit_generator.state = meta["rng"]
         if meta.get("model_rng") and self.model.rng is not None:
             self.model.rng.bit_generator.state = meta["model_rng"]
@@ -425,13 +464,20 @@ class Solver:
         unknown = sorted(set(meta) - CHECKPOINT_META)
         if unknown:
             raise RunError(f"it has keys this nnctl does not know (a newer version?): {unknown}")
-        missing = sorted(CHECKPOINT_META - {"model_rng", "stop_reason"} - set(meta))
+        missing = sorted(CHECKPOINT_META - {"model_rng", "stop_reason", "schedule"} - set(meta))
         if missing or any(key not in arrays for key in HISTORIES):
             raise RunError(f"it lacks {missing or 'its histories'}")
         if meta["update_rule"] != self.update_rule_name:
             saved, now = meta["update_rule"], self.update_rule_name
             raise RunError(f"it was made with update rule {saved}, not {now}")
+        now = None if self.schedule is None else self._schedule_meta()
+        if meta.get("schedule") != now:
+            raise RunError(f"it was made with schedule {meta.get('schedule')}, not {now}")
         return meta
+
+    def _schedule_meta(self):
+        """The schedule and its base rate as stored in a checkpoint (JSON-like)."""
+        return {**self.schedule.spec(), "base_lr": self.base_lr}
 
     def save_checkpoint(self, path):
         """Write state_arrays() to path atomically (an .npz without pickles)."""

@@ -304,3 +304,29 @@ def test_missing_saved_array_is_reported():
     del arrays["W2"]
     with pytest.raises(ModelError, match="missing arrays: W2"):
         model_from_arrays(model.spec(), arrays)
+
+
+def test_label_smoothing_changes_the_loss_as_the_softmax_loss_says(rng):
+    X, y = rng.standard_normal((10, 4)), rng.integers(3, size=10)
+    kwargs = {"input_dim": 4, "num_classes": 3, "reg": 0.3, "dtype": np.float64}
+    plain = FullyConnectedNet([5], seed=1, **kwargs)
+    smooth = FullyConnectedNet([5], seed=1, label_smoothing=0.2, **kwargs)
+    scores = plain.loss(X)
+    reg = 0.5 * 0.3 * sum(np.sum(plain.params[k] ** 2) for k in ("W1", "W2"))
+    assert smooth.loss(X, y)[0] == pytest.approx(
+        LOSSES["softmax"](scores, y, smoothing=0.2)[0] + reg, rel=1e-12
+    )
+    assert plain.loss(X, y)[0] == pytest.approx(LOSSES["softmax"](scores, y)[0] + reg, rel=1e-12)
+    np.testing.assert_array_equal(smooth.loss(X), scores)  # scores do not depend on it
+
+    def f(_):
+        return smooth.loss(X, y)[0]
+
+    grads = smooth.loss(X, y)[1]
+    for name in ("W1", "b2"):
+        numeric = eval_numerical_gradient(f, smooth.params[name], verbose=False)
+        assert_grad_close(numeric, grads[name], GRAD_TOL, name=name)
+    rebuilt = model_from_arrays(smooth.spec(), model_to_arrays(smooth))
+    assert rebuilt.label_smoothing == 0.2
+    with pytest.raises(ModelError, match="needs the softmax loss"):
+        FullyConnectedNet([5], loss="svm", label_smoothing=0.1, input_dim=4, num_classes=3)

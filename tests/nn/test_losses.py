@@ -74,3 +74,48 @@ def test_losses_keep_dtype(name, dtype, rng):
 def test_mse_rejects_mismatched_targets():
     with pytest.raises(ValueError, match="shaped like the scores"):
         mse_loss(np.zeros((2, 3)), np.zeros((2, 2)))
+
+
+def test_label_smoothing_by_hand():
+    x = np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]])
+    y = np.array([2, 0])
+    eps = 0.3  # targets: 0.8 on the class, 0.1 on each of the 3 classes besides
+    targets = np.array([[0.1, 0.1, 0.8], [0.8, 0.1, 0.1]])
+    p0 = np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum()
+    p = np.array([p0, [1 / 3, 1 / 3, 1 / 3]])
+    expected_loss = -np.sum(targets * np.log(p)) / 2
+    loss, dx = softmax_loss(x, y, smoothing=eps)
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    np.testing.assert_allclose(dx, (p - targets) / 2, rtol=1e-12)
+    # The second row's loss is log 3 whatever the smoothing: uniform scores fit any target.
+    assert softmax_loss(x[1:], y[1:], smoothing=0.9)[0] == pytest.approx(math.log(3))
+
+
+@pytest.mark.parametrize("eps", [0.1, 0.5])
+def test_label_smoothing_gradient_numeric(rng, eps):
+    N, C = 8, 5
+    x = 3 * rng.standard_normal((N, C))
+    y = rng.integers(C, size=N)
+    _, dx = softmax_loss(x, y, smoothing=eps)
+    dx_num = eval_numerical_gradient(lambda v: softmax_loss(v, y, smoothing=eps)[0], x, False)
+    assert rel_error(dx, dx_num) < 1e-7
+
+
+def test_label_smoothing_is_finite_for_huge_scores():
+    x = np.array([[1e4, 0.0, -1e4]], dtype=np.float32)
+    loss, dx = softmax_loss(x, np.array([0]), smoothing=0.3)
+    # -0.1 * log p_1 - 0.1 * log p_2 with log p_1 = -1e4, log p_2 = -2e4 (and log p_0 = 0)
+    assert loss == pytest.approx(0.1 * 1e4 + 0.1 * 2e4, rel=1e-6)
+    assert np.all(np.isfinite(dx)) and dx.dtype == np.float32
+
+
+def test_l2svm_by_hand():
+    x = np.array([[1.0, 2.0, 3.0], [1.0, -1.0, 0.5]])
+    y = np.array([2, 0])
+    # Row 0, targets (-1, -1, +1): margins max(0, 1 + 1) = 2, max(0, 1 + 2) = 3, max(0, 1 - 3)
+    # = 0 -> 4 + 9. Row 1, targets (+1, -1, -1): 0, max(0, 1 - 1) = 0, max(0, 1 + 0.5) = 1.5.
+    loss, dx = LOSSES["l2svm"](x, y)
+    assert loss == pytest.approx((13 + 2.25) / 2)
+    # dx = -2 t m / N
+    np.testing.assert_allclose(dx, [[2, 3, 0], [0, 0, 1.5]])
+    assert LOSSES["l2svm"](x.astype(np.float32), y)[1].dtype == np.float32

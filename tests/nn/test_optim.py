@@ -106,5 +106,26 @@ def test_rules_keep_float32_and_descend(name, rng):
 
 
 def test_unknown_rule_lists_valid_names():
-    with pytest.raises(ConfigError, match="unknown update rule 'adamw'; valid: adagrad, adam"):
-        optim.UPDATE_RULES["adamw"]
+    with pytest.raises(
+        ConfigError, match="unknown update rule 'adamax'; valid: adagrad, adam, adamw, rmsprop"
+    ):
+        optim.UPDATE_RULES["adamax"]
+
+
+def test_adamw_decays_the_weights_apart_from_the_adam_step():
+    w = fresh()
+    config = {"learning_rate": 0.1, "weight_decay": 0.5}
+    next_w, config = optim.adamw(w, DW, config)
+    # Decay first: w * (1 - 0.1 * 0.5) = (0.95, -1.9, 0.475); then Adam's first step, whose
+    # bias-corrected m / sqrt(v) is dw / |dw| = sign(dw): -0.1 * (1, 1, -1).
+    np.testing.assert_allclose(next_w, [0.85, -2.0, 0.575], rtol=1e-6)
+    assert next_w is w and config["t"] == 1
+    # L2 folded into the gradient (dw + 0.5 w) would have given sign(dw + 0.5 w) steps from
+    # the undecayed weights: (0.9, -1.9, 0.6). Decoupled, it is not.
+    assert not np.allclose(next_w, [0.9, -1.9, 0.6])
+    # Without decay it is Adam, exactly.
+    plain = optim.adam(fresh(), DW, {"learning_rate": 0.1})[0]
+    np.testing.assert_array_equal(
+        optim.adamw(fresh(), DW, {"learning_rate": 0.1, "weight_decay": 0.0})[0], plain
+    )
+    assert optim.adamw(fresh(), DW)[1]["weight_decay"] == 1e-2

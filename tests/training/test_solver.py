@@ -124,8 +124,8 @@ def test_unknown_arguments_and_rules_raise():
     model = FullyConnectedNet([4], input_dim=6, num_classes=4)
     with pytest.raises(TypeError, match="learning_rat"):
         Solver(model, data, learning_rat=1e-3)
-    with pytest.raises(ConfigError, match="unknown update rule 'adamw'"):
-        Solver(model, data, update_rule="adamw")
+    with pytest.raises(ConfigError, match="unknown update rule 'adamax'"):
+        Solver(model, data, update_rule="adamax")
 
 
 def report_losses(model, values):
