@@ -18,6 +18,7 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_IN_WORKER = False  # set in sweep worker processes by ignore_in_worker()
 
 
 def _main_thread():
@@ -34,8 +35,8 @@ def _handlers(handler):
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
-    for sig in STOP_SIGNALS:
-        if previous[sig] is not signal.SIG_IGN:  # an ignoring parent (sweep worker) stays so
+    if not _IN_WORKER:  # a sweep's worker leaves stopping to the sweep (its stop file)
+        for sig in STOP_SIGNALS:
             signal.signal(sig, handler)
     try:
         yield
@@ -82,8 +83,11 @@ def deferred():
 
 def ignore_in_worker():
     """For sweep worker processes: Ctrl-C in the terminal reaches the whole process group, but
-    the sweep stops its trials itself (through the stop file), so idle workers must not die
-    with a traceback."""
+    the sweep stops its trials itself (through the stop file), so workers must not die with a
+    traceback, nor install handlers of their own later. (A command started with the signals
+    ignored, say as a background job of a script, still handles them: only workers ignore.)"""
+    global _IN_WORKER
+    _IN_WORKER = True
     for sig in STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
 
