@@ -125,9 +125,6 @@ def picture_weights(run_dir, out=None, layer=1):
         if out
         else folder.plots / ("weights.png" if layer == 1 else f"weights_layer{layer}.png")
     )
-    picture = RUNNERS[saved.config.model.type].picture_weights
-    params = getattr(saved.model, "params", {})
-    if "W1" in params and f"W{layer}" not in params:
-        raise RunError(f"the model has no layer {layer} (it has {saved.model.num_layers})")
+    picture = RUNNERS[saved.config.model.type].picture_weights  # raises before it writes
     with folder.lock():
         return picture(saved, out, layer)
