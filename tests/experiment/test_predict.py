@@ -83,7 +83,7 @@ def test_softmax_probabilities_are_a_distribution_whose_argmax_is_the_class(digi
 
 
 def test_raw_arrays_and_image_files_get_the_saved_preprocessing(digits, tmp_path):
-    """The test images as a raw .npz and as PNG files predict exactly as split:test does,
+    """The test images as a raw .npz and as PNG files predict as split:test does,
     so predict applied the saved preprocessing (scale, then the fitted standardize)."""
     from PIL import Image
 
@@ -93,7 +93,16 @@ def test_raw_arrays_and_image_files_get_the_saved_preprocessing(digits, tmp_path
     X, y = raw.X_test[:80], raw.y_test[:80]
     np.savez(tmp_path / "digits.npz", X=X, y=y)
     from_npz, result = predict_rows(run_dir, tmp_path / "digits.npz", tmp_path)
-    assert from_npz == expected
+    # the same float32 arithmetic, but OpenBLAS may sum in another order for another
+    # buffer (alignment), so logits can differ in the last bit: classes exactly,
+    # probabilities to float32 rounding
+    assert [r["class"] for r in from_npz] == [r["class"] for r in expected]
+    columns = [f"p_{c}" for c in range(10)]
+    np.testing.assert_allclose(
+        [[float(r[c]) for c in columns] for r in from_npz],
+        [[float(r[c]) for c in columns] for r in expected],
+        rtol=1e-6,
+    )
 
     folder = tmp_path / "images"
     folder.mkdir()
