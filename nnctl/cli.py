@@ -123,6 +123,7 @@ class _Threads(click.ParamType):
 THREADS = click.option(
     "--threads",
     type=_Threads(),
+    metavar="N|auto",
     default="auto",
     envvar="NNCTL_THREADS",
     show_default=True,

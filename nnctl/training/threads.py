@@ -71,7 +71,10 @@ class ThreadTuner:
     last probe, they are its timing and only the others are run. The very first step of a
     run (it allocates) is not timed. A candidate is given up after a single step `give_up`
     times slower than another candidate's median: on an oversubscribed machine a step with
-    too many threads can take tens of times longer, and one such step says enough.
+    too many threads can take tens of times longer, and one such step says enough. Before
+    that, `screen` (optional: counts -> {count: seconds of a small piece of work}) rules out
+    the counts `give_up` times slower than the fastest there, at the price of that small
+    work instead of a whole step.
 
     Probing costs the time lost at slower counts. A periodic probe comes after that time
     divided by `budget` (so probing costs about `budget` of the time), kept between
@@ -100,6 +103,7 @@ class ThreadTuner:
         min_interval=5.0,
         max_interval=60.0,
         drift_interval=1.0,
+        screen=None,
     ):
         if not candidates:
             raise ValueError("ThreadTuner needs at least one candidate count")
@@ -108,6 +112,7 @@ class ThreadTuner:
         self.drift, self.budget = drift, budget
         self.min_interval, self.max_interval = min_interval, max_interval
         self.drift_interval = drift_interval
+        self.screen = screen
         self.count = self.candidates[0]  # the count the next step runs at
         self.timings = {}  # count -> median step seconds in the last probe
         self.checks = 0  # probes started
@@ -133,12 +138,19 @@ class ThreadTuner:
         self._samples = {c: [] for c in self.candidates}
         self._spent = {}
         others = [c for c in self.candidates if c != self.count]
+        if self.screen is not None:
+            times = self.screen(self.candidates)
+            fastest = min(times.values())
+            others = [c for c in others if times[c] <= self.give_up * fastest]
         turn = [self.count, *others]
         if len(self._recent) == self._recent.maxlen:
             self._samples[self.count] = list(self._recent)
             turn = others
         self._queue = turn * self.probe_steps
-        self.count = self._queue[0]
+        if self._queue:
+            self.count = self._queue[0]
+        else:  # the current count, timed by the window, is all that is left
+            self._settle(now)
 
     def record(self, seconds, now):
         """The step just run at self.count took `seconds`; afterwards self.count says where
@@ -154,7 +166,7 @@ class ThreadTuner:
 
     def _drifted(self, now):
         """Whether the recent steps drifted far enough, the right way, to probe now."""
-        if len(self._recent) < self._recent.maxlen:
+        if len(self._recent) < self._recent.maxlen or self._reference <= 0:
             return False
         median = statistics.median(self._recent)
         ratio = median / self._reference
@@ -291,17 +303,35 @@ class AutoThreads(_ThreadsCallback):
     on_step calls; the step after an epoch's end (evaluation, checkpoint) and an epoch's
     short last batch are not timed. clock: seconds (time.perf_counter; tests pass a fake)."""
 
-    def __init__(self, candidates, clock=time.perf_counter, **tuner_options):
+    def __init__(self, candidates, clock=time.perf_counter, screen_work=None, **tuner_options):
         super().__init__(AUTO, list(candidates))
-        self.tuner = ThreadTuner(candidates, **tuner_options)
+        screen = None if screen_work is None else self._screen
+        self.tuner = ThreadTuner(candidates, screen=screen, **tuner_options)
         self.clock = clock
+        self.screen_work = screen_work  # a small piece of BLAS work, timed at every count
         self._last = None
+
+    def _screen(self, counts):
+        """{count: seconds} of screen_work at each count, the slower of two runs (on a loaded
+        machine some runs with too many threads are fast, most wait a scheduler slice); real
+        time, whatever the clock."""
+        times = {}
+        for count in counts:
+            self._blas.set(count)
+            runs = []
+            for _ in range(2):
+                start = time.perf_counter()
+                self.screen_work()
+                runs.append(time.perf_counter() - start)
+            times[count] = max(runs)
+        self._blas.set(self._running or counts[0])
+        return times
 
     def on_train_start(self, solver):
         self._blas = BlasThreads()
-        self._last = self.clock()
-        self.tuner.start(self._last)
+        self.tuner.start(self.clock())
         self._set(self.tuner.count)
+        self._last = self.clock()
 
     def on_step(self, solver, loss):
         now = self.clock()
@@ -311,7 +341,7 @@ class AutoThreads(_ThreadsCallback):
             self.tuner.record(now - self._last, now)
             if self.tuner.count != self._running:
                 self._set(self.tuner.count)
-        self._last = now
+        self._last = self.clock()  # a screen's time is in no step
 
     def on_epoch_end(self, solver, record):
         self._last = None
@@ -361,7 +391,7 @@ class ThreadSetting:
     def callback(self, clock=time.perf_counter):
         """The Solver callback that applies this setting to a training run."""
         if self.requested == AUTO:
-            return AutoThreads(self.candidates(), clock=clock)
+            return AutoThreads(self.candidates(), clock=clock, screen_work=sgemm_work(256))
         return FixedThreads(self.requested)
 
     @contextmanager

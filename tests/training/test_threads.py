@@ -151,6 +151,40 @@ def test_a_probe_takes_turns_so_a_burst_of_other_work_hits_every_count():
     assert counts == [1, 1, 2, 1, 2, 1, 2] and tuner.count == 2
 
 
+@pytest.mark.parametrize("screened,expected", [(10.0, [1] * 8), (1.2, [1, 1, 2, 1, 2, 1, 2, 1])])
+def test_a_screen_rules_out_a_count_far_slower_on_small_work_before_any_step(screened, expected):
+    asked = []
+
+    def screen(counts):
+        asked.append(list(counts))
+        return {1: 1e-3, 2: screened * 1e-3}
+
+    tuner = ThreadTuner([1, 2], give_up=3.0, screen=screen)
+    tuner.start(0.0)
+    assert feed(tuner, lambda c, i: 1.0, 8) == expected and asked == [[1, 2]]
+
+
+def test_the_screen_times_its_work_at_each_count_and_puts_the_running_count_back():
+    seen, clock = [], FakeClock()
+    callback = AutoThreads(
+        [1, 2], clock=clock, screen_work=lambda: seen.append(blas_threads()),
+        min_interval=3.0, max_interval=3.0,  # a probe, and a screen, every few steps
+    )  # fmt: skip
+    model = TimedNet(clock, lambda c, i: 1.0 if c == 1 else 1.5)
+    with threadpool_limits(limits=2):
+        train(model, callback, epochs=1)
+    assert seen[:4] == [1, 1, 2, 2]  # two timed runs at each count
+    assert len(seen) > 8  # screened again during training
+    # every step ran at the count the tuner chose, not the count screened last
+    assert callback.record()["steps"] == {str(c): model.seen.count(c) for c in set(model.seen)}
+    assert model.seen.count(1) > model.seen.count(2)
+
+
+def test_auto_in_a_run_screens_with_a_small_matrix_product():
+    callback = ThreadSetting(AUTO, most=2).callback()
+    assert callback.tuner.screen is not None and callback.screen_work() is not None
+
+
 def test_a_median_ignores_one_noisy_step_and_the_first_step():
     tuner = ThreadTuner([1, 2], give_up=100.0)
     tuner.start(0.0)
