@@ -254,3 +254,14 @@ def test_a_run_saves_the_state_and_eval_applies_it_without_refitting(tmp_path, m
     np.savez(result.run_dir / "model.npz", **arrays)
     with pytest.raises(RunError, match="lacks the learned state of feature kmeans"):
         evaluate_run(result.run_dir, cache_dir=cache)
+
+
+def test_stored_splits_keep_the_learned_state(tmp_path):
+    # Sweep workers read the data from stored splits; their trials save the model from it.
+    from nnctl.datasets.stored import load_splits, save_splits
+
+    splits = load_dataset(mini({"train": 100, "val": 20, "test": 20}), cache_dir=tmp_path)
+    save_splits(splits, tmp_path / "stored")
+    back = load_splits(tmp_path / "stored")
+    assert back.features == splits.features == [SMALL]
+    assert features.same_states(back.feature_state, splits.feature_state)
