@@ -46,7 +46,7 @@ def run():
         "sweep: 8 trials, 2 workers vs 1 worker",
         lambda: run_sweep(cfg, f"{tmp}/two", workers=2, quiet=True),
         lambda: run_sweep(cfg, f"{tmp}/one", workers=1, threads=1, quiet=True),
-        "1 worker", repeats=2, warmup=1,
+        "1 worker", repeats=2, warmup=1, target=1.8,
     )  # fmt: skip
     threaded = compare(
         "sweep: 2 workers vs 1 worker, threads auto",

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from benchmarks.harness import verdict
 from nnctl.machine import cpu_count
 from nnctl.models import FullyConnectedNet
 from nnctl.training.solver import Solver
@@ -95,10 +96,10 @@ def run(repeats=5):
                 f"threads {scenario:<5} {label:<10} {N * EPOCHS / medians[label]:>8,.0f} samples/s  "
                 f"({N * EPOCHS / max(t):,.0f}..{N * EPOCHS / min(t):,.0f})"
             )
-        verdict = "meets" if ratio >= target else "MISSES"
+        met = ratio >= target
         other = f"{cores} threads" if scenario == "busy" else best
         print(
-            f"threads {scenario:<5} auto / {reference} = {ratio:.2f}x ({verdict} >= {target}x), "
+            f"threads {scenario:<5} auto / {reference} = {ratio:.2f}x ({verdict(met)} >= {target}x), "
             f"auto / {other} = {medians[other] / medians[AUTO]:.2f}x; load average {load:.2f} "
             f"at the start, {load_end:.2f} at the end; auto's steps by count: "
             + "; ".join(str(r["steps"]) for r in records)
@@ -113,6 +114,7 @@ def run(repeats=5):
                 "reference": reference,
                 "auto_ratio": ratio,
                 "target": target,
+                "met": met,
                 "auto_records": records,
             }
         )

@@ -1,6 +1,9 @@
 """Training and evaluation throughput: nnctl's Solver + FullyConnectedNet against the same
 network in PyTorch, both float32 with 2 BLAS threads, minibatches gathered from a
-49,000 x 3,072 array. Target: nnctl >= 1.0x PyTorch's samples per second on (a)-(d)."""
+49,000 x 3,072 array. Targets: nnctl >= 1.5x PyTorch's samples per second on (a)-(c) and
+>= 1.2x on (d). A network that misses its target is profiled in the same run
+(benchmarks/step_profile.py): its step split into the matrix products alone, timed with each
+side's own BLAS on the same shapes, and everything else."""
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -12,12 +15,18 @@ from nnctl.training.solver import Solver
 N, D, C = 49_000, 3072, 10
 THREADS = 2
 CASES = {
-    "(a) 3072-100-10 relu, sgd, batch 100": dict(hidden=[100], rule="sgd", lr=1e-3, batch=100),
-    "(b) 3072-[100]x5-10, adam, batch 200": dict(hidden=[100] * 5, rule="adam", lr=1e-3, batch=200),
-    "(c) as (b) + batchnorm + dropout 0.5": dict(
-        hidden=[100] * 5, rule="adam", lr=1e-3, batch=200, bn=True, dropout=0.5
+    "(a) 3072-100-10 relu, sgd, batch 100": dict(
+        hidden=[100], rule="sgd", lr=1e-3, batch=100, target=1.5
     ),
-    "(d) 3072-500-10, sgd, batch 200": dict(hidden=[500], rule="sgd", lr=1e-3, batch=200),
+    "(b) 3072-[100]x5-10, adam, batch 200": dict(
+        hidden=[100] * 5, rule="adam", lr=1e-3, batch=200, target=1.5
+    ),
+    "(c) as (b) + batchnorm + dropout 0.5": dict(
+        hidden=[100] * 5, rule="adam", lr=1e-3, batch=200, bn=True, dropout=0.5, target=1.5
+    ),
+    "(d) 3072-500-10, sgd, batch 200": dict(
+        hidden=[500], rule="sgd", lr=1e-3, batch=200, target=1.2
+    ),
 }
 
 
@@ -102,10 +111,15 @@ def run():
             nnctl_fn = nnctl_epoch(X, y, case)
             torch_fn, _ = torch_epoch(Xt, yt, case)
             result = compare(
-                name, nnctl_fn, torch_fn, "torch", repeats=3, warmup=1, work=N, unit="samples/s"
-            )
+                name, nnctl_fn, torch_fn, "torch", repeats=3, warmup=1, work=N,
+                unit="samples/s", target=case["target"],
+            )  # fmt: skip
             flops = train_flops_per_sample([D, *case["hidden"], C]) * N
             result["gflops"] = flops / result["nnctl_s"]["median"] / 1e9
+            if not result["met"]:
+                from benchmarks.step_profile import profile
+
+                result["profile"] = profile(name, case, X, y, Xt, yt, peak)
             results.append(result)
         results.append(_evaluation(X, Xt))
         # The machine is shared: the best of the peaks measured before and after is the peak.

@@ -62,10 +62,13 @@ def timeit(fn):
     return time.perf_counter() - start
 
 
-def compare(name, nnctl_fn, peer_fn, peer_name, repeats=5, warmup=1, work=1.0, unit="s"):
+def compare(
+    name, nnctl_fn, peer_fn, peer_name, repeats=5, warmup=1, work=1.0, unit="s", target=None
+):
     """Time nnctl_fn and peer_fn alternately; `work` (e.g. samples) turns times into rates.
 
-    Returns a dict with the medians, ranges and speed ratio nnctl/peer (> 1: nnctl faster).
+    Returns a dict with the medians, ranges and speed ratio nnctl/peer (> 1: nnctl faster),
+    and, given a target ratio, whether it was met.
     """
     for _ in range(warmup):
         nnctl_fn()
@@ -88,6 +91,9 @@ def compare(name, nnctl_fn, peer_fn, peer_name, repeats=5, warmup=1, work=1.0, u
         "work": work,
         "unit": unit,
     }
+    if target is not None:
+        result["target"] = target
+        result["met"] = result["speed_ratio"] >= target
     print(describe(result), flush=True)
     return result
 
@@ -103,10 +109,18 @@ def describe(result):
         w = result["work"]
         return f"{label} {w / s['median']:,.0f} {result['unit']} ({w / s['max']:,.0f}..{w / s['min']:,.0f})"
 
-    return (
+    line = (
         f"{result['name']:<44} {side('nnctl', result['nnctl_s'])}  |  {side(result['peer'], result['peer_s'])}"
         f"  ->  nnctl/{result['peer']} speed {result['speed_ratio']:.2f}x"
     )
+    if "target" in result:
+        line += f" ({verdict(result['met'])} >= {result['target']}x)"
+    return line
+
+
+def verdict(met):
+    """How a figure against its target is printed: MISSES stands out in a long log."""
+    return "meets" if met else "MISSES"
 
 
 def save(group, results, info):

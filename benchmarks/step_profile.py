@@ -77,7 +77,10 @@ def products(case, steps, lib):
     return _median_time(many, 3) / steps
 
 
-def profile(name, case, X, y, Xt, yt):
+def profile(name, case, X, y, Xt, yt, peak=None):
+    """A step of each side split into its matrix products and the rest, each product timed
+    alone on both BLAS libraries; with `peak` (GFLOP/s of a large sgemm in the same run),
+    the roofline: the products' time at that speed."""
     steps_per_epoch = N // case["batch"]
     ours = _median_time(nnctl_epoch(X, y, case), 3) / steps_per_epoch
     theirs = _median_time(torch_epoch(Xt, yt, case)[0], 3) / steps_per_epoch
@@ -88,12 +91,28 @@ def profile(name, case, X, y, Xt, yt):
         "step_ms": {"nnctl": ours * 1e3, "torch": theirs * 1e3},
         "products_ms": {"nnctl": ours_mm * 1e3, "torch": theirs_mm * 1e3},
         "else_ms": {"nnctl": (ours - ours_mm) * 1e3, "torch": (theirs - theirs_mm) * 1e3},
+        "products": [
+            {"what": what, "shape": shape, "openblas_ms": a, "torch_ms": b}
+            for (what, shape, a), (_, _, b) in zip(
+                per_shape(case, "numpy"), per_shape(case, "torch"), strict=True
+            )
+        ],
     }
-    print(
-        f"{name:<40} step nnctl {ours * 1e3:.2f} ms = products {ours_mm * 1e3:.2f} + else "
+    flops = sum(2 * m * k * n for _, (m, k, n), _ in _products(case, "numpy"))
+    line = (
+        f"  profile: step nnctl {ours * 1e3:.2f} ms = products {ours_mm * 1e3:.2f} + else "
         f"{(ours - ours_mm) * 1e3:.2f}  |  torch {theirs * 1e3:.2f} ms = products "
         f"{theirs_mm * 1e3:.2f} + else {(theirs - theirs_mm) * 1e3:.2f}"
     )
+    if peak:
+        row["roofline_ms"] = flops / peak / 1e6
+        line += f"  |  the products at the sgemm peak {row['roofline_ms']:.2f} ms"
+    print(line)
+    for p in row["products"]:
+        print(
+            f"    {p['what']:<12} {'x'.join(map(str, p['shape'])):<16} OpenBLAS "
+            f"{p['openblas_ms']:.3f} ms  torch {p['torch_ms']:.3f} ms"
+        )
     return row
 
 
@@ -117,16 +136,9 @@ def run(names=None):
     rows = []
     with threadpool_limits(limits=THREADS):
         for name, case in CASES.items():
-            if names and not any(n in name for n in names):
-                continue
-            rows.append(profile(name, case, X, y, Xt, yt))
-            for (what, shape, ours), (_, _, theirs) in zip(
-                per_shape(case, "numpy"), per_shape(case, "torch"), strict=True
-            ):
-                print(
-                    f"    {what:<12} {'x'.join(map(str, shape)):<16} OpenBLAS {ours:.3f} ms  "
-                    f"torch {theirs:.3f} ms"
-                )
+            if not names or any(n in name for n in names):
+                print(name)
+                rows.append(profile(name, case, X, y, Xt, yt))
     return rows
 
 
