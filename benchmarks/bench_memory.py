@@ -27,18 +27,30 @@ def data_dir():
     return None
 
 
+# Linux keeps a process's peak resident memory across exec: a child started straight from
+# this (by then large) benchmark process would report this process's peak as its own. A small
+# Python process in between starts nnctl and reports nnctl's peak.
+MEASURE = """
+import os, subprocess, sys
+process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+_, status, usage = os.wait4(process.pid, 0)
+if status != 0:
+    sys.exit(process.stderr.read().decode())
+print(usage.ru_maxrss * 1024)
+"""
+
+
 def peak_rss(args, env):
     """(peak resident bytes, seconds) of `python -m nnctl ARGS` run to its end."""
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nnctl", *args], env=env, cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    measured = subprocess.run(
+        [sys.executable, "-c", MEASURE, sys.executable, "-m", "nnctl", *args],
+        env=env, cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
-    _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
-    if status != 0:
-        raise RuntimeError(f"nnctl {' '.join(args)} failed: {process.stderr.read().decode()}")
-    return usage.ru_maxrss * 1024, seconds
+    if measured.returncode != 0:
+        raise RuntimeError(f"nnctl {' '.join(args)} failed: {measured.stderr}")
+    return int(measured.stdout), seconds
 
 
 def run(full=False):
