@@ -160,7 +160,7 @@ def render_markdown():
     lines = [
         "# The experiment file",
         "",
-        "<!-- Generated from the schema (nnctl/config.py) by "
+        "<!-- Generated from the schema (nnctl/config/schema.py) by "
         "`nnctl config schema --markdown > docs/config.md`; do not edit by hand. -->",
         "",
         *INTRO,

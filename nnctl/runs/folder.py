@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from nnctl import __version__, atomic
-from nnctl.config import parse_yaml, validate
+from nnctl.config import validate
 from nnctl.errors import ConfigError, RunError
 from nnctl.runs.lock import FolderLock, holder
+from nnctl.safeyaml import parse_yaml
 from nnctl.status import Status
 
 TIMESTAMP = "%Y-%m-%dT%H-%M-%S"
