@@ -290,15 +290,17 @@ def test_eval_of_a_diverged_run_says_what_it_scores(tmp_path, config):
         assert evaluated.returncode == 2 and "has no model.npz" in evaluated.stderr
 
 
-# Trials 1 and 2 start together; trial 1 (one epoch) ends first, and the Ctrl-C that follows
-# finds trial 2 (30 epochs) in the middle of its training.
+# Trials 1 and 2 start together; trial 1 (one epoch, 0.05 s) ends first, and the Ctrl-C
+# that follows finds trial 2 (150 epochs, 2.5 s on a quiet machine) in the middle of its
+# training. The Ctrl-C comes after the sweep has written trial 1's results; with 30 epochs
+# (0.5 s) trial 2 once finished first on a loaded machine.
 SWEEP = (
     CONFIG.replace("train: 600", "train: 3000")
     + """\
 sweep:
   params:
     model.reg: [0.0, 1e-3]
-    train.epochs: [1, 30]
+    train.epochs: [1, 150]
 """
 )
 

@@ -37,9 +37,11 @@ def config(**train):
 def runs(tmp_path_factory):
     """Two runs (adam, sgd; reg 0) and a sweep over model.reg (its trials use adam)."""
     runs = tmp_path_factory.mktemp("listing")
-    run_experiment(validate(config()), runs, quiet=True)
-    run_experiment(validate(config(optimizer="sgd")), runs, quiet=True)
-    sweep = config()
+    # names that sort in the order the folders are made: folders made in the same second
+    # sort by name after their common timestamp ("lst_2" would sort after "lst-sweep")
+    run_experiment(validate({**config(), "name": "lst-a"}), runs, quiet=True)
+    run_experiment(validate({**config(optimizer="sgd"), "name": "lst-b"}), runs, quiet=True)
+    sweep = {**config(), "name": "lst-c"}
     sweep["sweep"] = {"params": {"model.reg": [0.25, 0.5]}}
     run_sweep(validate(sweep), runs, workers=1)
     return runs
