@@ -2,7 +2,7 @@
 matrix products of that network alone, with each side's own BLAS (NumPy's OpenBLAS, PyTorch's
 MKL/oneDNN) on the same shapes and threads.
 
-    python -m benchmarks.step_profile            # every network of bench_training
+    python -m benchmarks.step_profile            # every network of the training benchmark
 
 For each network: step = products + everything else. If nnctl's products alone take longer
 than PyTorch's, that part of the gap is the BLAS library's speed on those shapes; the rest
@@ -17,7 +17,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchmarks.bench_training import CASES, THREADS, C, D, N, nnctl_epoch, torch_epoch
+from benchmarks.networks import CASES, THREADS, C, D, N, nnctl_epoch, torch_epoch
 
 
 def _median_time(fn, repeats):
