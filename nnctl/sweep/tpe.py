@@ -11,8 +11,10 @@ Optuna only proposes points (ask) and is told their results (tell); nnctl owns t
 their folders, the executors and resume. The study is stored in the sweep folder
 (`optuna.db`, SQLite: `optuna-dashboard sqlite:///<sweep folder>/optuna.db` opens it), and it
 is the record of what was proposed: trial k of the sweep is the study's k-th proposal whose
-config is valid (an invalid one is told failed and never becomes a trial). sweep.yaml lists
-the trials proposed so far, rewritten after each proposal.
+config is valid (an invalid one is told failed and never becomes a trial) and new (a point
+already proposed, as TPE does over categorical choices, is a copy: it is told its original's
+result and not trained again). sweep.yaml lists the trials proposed so far, rewritten after
+each proposal.
 
     a trial ...                     the study is told
     completed                       its metric (the value in results.csv)
@@ -40,7 +42,7 @@ from nnctl.sweep.space import Trial, config_id
 
 log = logging.getLogger(__name__)
 STUDY_FILE = "optuna.db"
-MAX_INVALID = 20  # proposals in a row with an invalid config before proposing stops
+MAX_WASTED = 20  # proposals in a row that are invalid or copies before proposing stops
 _PLAIN = (type(None), bool, int, float, str)  # what Optuna takes as categorical choices
 
 
@@ -160,17 +162,24 @@ def _load(config, folder, create):
 
 
 def _rebuild(config, study):
-    """(trials, study numbers) of the study's proposals: trial k is the k-th one whose values
-    are all stored and whose config is valid; numbers[k - 1] is its number in the study."""
-    trials, numbers = [], []
+    """(trials, study numbers, copies) of the study's proposals: trial k is the k-th one whose
+    values are all stored and whose config is valid and new; numbers[k - 1] is its number in
+    the study; copies maps a trial's number to the study numbers of later proposals of the
+    same config."""
+    trials, numbers, copies, by_id = [], [], {}, {}
     for frozen in study.get_trials(deepcopy=False):
         if set(frozen.params) != set(config.sweep.params):  # asked, values never stored
             continue
         trial = _trial(config, len(trials) + 1, point(config, frozen.params))
-        if trial is not None:
-            trials.append(trial)
-            numbers.append(frozen.number)
-    return trials, numbers
+        if trial is None:
+            continue
+        if trial.id in by_id:
+            copies.setdefault(by_id[trial.id].number, []).append(frozen.number)
+            continue
+        by_id[trial.id] = trial
+        trials.append(trial)
+        numbers.append(frozen.number)
+    return trials, numbers, copies
 
 
 def proposed(config, folder):
@@ -204,10 +213,11 @@ class TpePlan:
         # not propose the first points again.
         seed = np.random.SeedSequence([config.seed, 0x79E, len(self.study.trials)])
         self.study.sampler = self.optuna.samplers.TPESampler(seed=int(seed.generate_state(1)[0]))
-        rebuilt, self.numbers = _rebuild(config, self.study)
+        rebuilt, self.numbers, self.copies = _rebuild(config, self.study)
         assert [t.id for t in rebuilt] == [t.id for t in trials], "trials differ from the study"
+        self.by_id = {trial.id: trial for trial in trials}
         self.in_flight = 0
-        self.exhausted = False  # proposals kept giving invalid configs
+        self.exhausted = False  # proposals kept giving invalid configs or copies
 
     def fill(self, queue, pending):
         """Tell the study what ended since it was last told; queue the pending trials, then
@@ -234,42 +244,50 @@ class TpePlan:
                 pass
 
     def _tell(self, trial):
-        """Tell the study how a trial that ended did (nothing for one that did not end)."""
-        number = self.numbers[trial.number - 1]
-        frozen = self.study.trials[number]
-        if frozen.state.is_finished():
-            return
+        """Tell the study how a trial that ended did, for its own proposal and its copies
+        (nothing for one that did not end)."""
         path = self.folder.trial_path(trial.number)
         status = self.folder.trial(trial.number).status() if path.exists() else None
         if status is None or not status.finished or status is Status.INTERRUPTED:
             return
         value = self.metric_of(trial)
-        if value is None:
-            self.study.tell(number, state=self.optuna.trial.TrialState.FAIL)
-        else:
-            self.study.tell(number, value)
+        for number in [self.numbers[trial.number - 1], *self.copies.get(trial.number, [])]:
+            if self.study.trials[number].state.is_finished():
+                continue
+            if value is None:
+                self.study.tell(number, state=self.optuna.trial.TrialState.FAIL)
+            else:
+                self.study.tell(number, value)
 
     def _propose(self, queue):
         """Ask the study for the next point; queue it as a trial. False when sweep.trials
-        have been proposed."""
-        invalid = 0
+        have been proposed, or when proposals keep giving invalid configs or copies."""
+        wasted = 0
         while len(self.trials) < self.config.sweep.trials and not self.exhausted:
             asked = self.study.ask(self.distributions)
             trial = _trial(self.config, len(self.trials) + 1, point(self.config, asked.params))
             if trial is None:
                 self.study.tell(asked, state=self.optuna.trial.TrialState.FAIL)
-                invalid += 1
-                if invalid == MAX_INVALID:
-                    log.warning("tpe: %d proposals in a row gave invalid configs; no more", invalid)
-                    self.exhausted = True
-                    return False
-                continue
-            self.trials.append(trial)
-            self.numbers.append(asked.number)
-            self._write_listing()
-            queue.add(trial, None)
-            self.in_flight += 1
-            return True
+            elif trial.id in self.by_id:  # a copy: its original's result, now or when it ends
+                original = self.by_id[trial.id]
+                self.copies.setdefault(original.number, []).append(asked.number)
+                self._tell(original)
+            else:
+                self.trials.append(trial)
+                self.by_id[trial.id] = trial
+                self.numbers.append(asked.number)
+                self._write_listing()
+                queue.add(trial, None)
+                self.in_flight += 1
+                return True
+            wasted += 1
+            if wasted == MAX_WASTED:
+                log.warning(
+                    "tpe: %d proposals in a row were invalid configs or points already "
+                    "tried; no more",
+                    wasted,
+                )
+                self.exhausted = True
         return False
 
     def _write_listing(self):

@@ -222,3 +222,42 @@ def test_a_dry_run_says_how_many_points_tpe_will_propose(tmp_path):
     result = CliRunner().invoke(main, ["sweep", str(config), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert result.output == f"up to {TRIALS} trials, proposed by Optuna's TPE as it runs\n"
+
+
+def categorical(trials):
+    """A space of 4 points only (two choices of two keys): TPE proposes points again."""
+    data = json.loads(json.dumps(BASE))
+    data["sweep"]["trials"] = trials
+    data["sweep"]["params"] = {
+        "model.hidden_dims": [[4], [8, 4]],
+        "train.optimizer": ["sgd", "adam"],
+    }
+    return validate(data)
+
+
+@pytest.mark.parametrize("workers", [1, 2])  # 2: a copy of a trial still running waits for it
+def test_a_point_proposed_again_is_told_its_first_result_and_not_trained_again(tmp_path, workers):
+    from nnctl.runs import SweepFolder
+    from nnctl.sweep.tpe import proposed
+
+    result = run_sweep(categorical(4), tmp_path / "runs", workers=workers, quiet=True)
+    rows = results(result.folder)
+    points = [(r["model.hidden_dims"], r["train.optimizer"]) for r in rows]
+    assert len(points) == 4 and len(set(points)) == 4  # every point trained once
+    frozen = study(result.folder).get_trials()
+    assert len(frozen) > 4  # Optuna did propose points again
+    assert {t.state for t in frozen} == {optuna.trial.TrialState.COMPLETE}
+    value = {p: float(r["best_val_acc"]) for p, r in zip(points, rows, strict=True)}
+    for t in frozen:  # each copy carries its original's result
+        p = (t.params["model.hidden_dims"], t.params["train.optimizer"])
+        assert t.value == value[(json.dumps(json.loads(p[0])), p[1])]
+    # a resumed sweep rebuilds the same 4 trials from the study, copies set aside
+    rebuilt = proposed(categorical(4), SweepFolder(result.folder))
+    assert [t.id for t in rebuilt] == [r["id"] for r in rows]
+
+
+def test_asking_for_more_points_than_the_space_has_stops_after_the_last_new_one(tmp_path, caplog):
+    result = run_sweep(categorical(6), tmp_path / "runs", workers=1, quiet=True)
+    assert len(results(result.folder)) == 4
+    assert result.status is Status.COMPLETED
+    assert "points already tried; no more" in caplog.text
