@@ -388,8 +388,9 @@ def _conclude(folder, trials, config, reason):
 
 
 def _outcome(folder, trial, outcome, stopping):
-    """(status, message) of a finished job. A worker that died (killed, out of memory) left
-    its trial saying running: it is recorded failed, unless the sweep was being stopped."""
+    """(status, message) of a finished job. A job that raised (a trial whose worker kept
+    dying: WorkerDied, or Dask's KilledWorker) left its trial saying running: it is recorded
+    failed, unless the sweep was being stopped."""
     if not isinstance(outcome, BaseException):
         return outcome
     if stopping:

@@ -9,23 +9,37 @@ the next job at once rather than after the sweep has taken in the last result;
 `cancel_pending()`, after which no job starts; and `shutdown(kill=False)`.
 `fn(*job)` must be a top-level function (it is pickled).
 
+A local worker that dies (killed, out of memory) breaks Python's process pool, and with it
+every job running there (the pool stops the other workers, and which one died is not
+known): the pool is started again and those jobs run again, one at a time, alone in the
+pool (a trial continues from its last checkpoint), before new jobs start. A job whose
+worker dies while it runs alone did kill it; after MAX_DEATHS such deaths it is reported
+with a WorkerDied error, and the others go on.
+
 Workers ignore Ctrl-C and SIGTERM (the terminal sends them to the whole process group): the
 sweep stops its trials itself, through a stop file they watch, so idle workers never die with
 a traceback and running trials end with a checkpoint. Local workers also die with the sweep
 process (no orphans, even after SIGKILL).
 """
 
+import collections
 import concurrent.futures
 import ctypes
 import logging
 import multiprocessing
 import signal
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
 from nnctl import signals
 from nnctl.errors import ConfigError
 
 PR_SET_PDEATHSIG = 1
+MAX_DEATHS = 2  # deaths of a worker running a job alone before the job is reported failed
+
+
+class WorkerDied(Exception):
+    """The worker process running a job alone died MAX_DEATHS times."""
 
 
 def _worker_init():
@@ -87,32 +101,65 @@ class LocalExecutor:
 
     def __init__(self, workers):
         self.workers = workers
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        self.shares_memory = method == "fork"  # forked workers see what was loaded before
-        self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context(method),
+        self.method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self.shares_memory = self.method == "fork"  # forked workers see what was loaded before
+        self.pool = self._new_pool()
+        self.cancelled = False
+        self.running = {}  # future -> (job, deaths, pool): one per worker, and one waiting
+
+    def _new_pool(self):
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context(self.method),
             initializer=_worker_init,
         )
-        self.cancelled = False
-        self.running = {}  # future -> job: one per worker, and one waiting
+
+    def _restart(self, broken):
+        """A new pool in place of `broken` (once: later failures of its jobs find it gone)."""
+        if self.pool is broken:
+            broken.shutdown(wait=True, cancel_futures=True)
+            self.pool = self._new_pool()
 
     def run(self, fn, queue):
         running = self.running
+        again = collections.deque()  # (job, deaths) of jobs a broken pool took with it
         while True:
-            while queue and len(running) <= self.workers and not self.cancelled:
-                job = queue.popleft()
-                running[self.pool.submit(fn, *job)] = job
+            while len(running) <= self.workers and not self.cancelled:
+                if any(alone for _, _, _, alone in running.values()):
+                    break  # a job run again runs alone
+                if again:
+                    if running:
+                        break  # it waits for the pool to empty
+                    (job, deaths), alone = again.popleft(), True
+                elif queue:
+                    job, deaths, alone = queue.popleft(), 0, False
+                else:
+                    break
+                pool = self.pool
+                try:
+                    running[pool.submit(fn, *job)] = (job, deaths, pool, alone)
+                except BrokenProcessPool:  # it broke after the last results came in
+                    again.appendleft((job, deaths))
+                    self._restart(pool)
             if not running:
                 return
             done, _ = concurrent.futures.wait(
                 running, return_when=concurrent.futures.FIRST_COMPLETED
             )
             for future in done:
-                job = running.pop(future)
+                job, deaths, pool, alone = running.pop(future)
                 if future.cancelled():
                     continue
                 error = future.exception()
+                if isinstance(error, BrokenProcessPool):
+                    self._restart(pool)
+                    deaths += alone  # only a job that ran alone surely killed its worker
+                    if deaths < MAX_DEATHS:
+                        again.append((job, deaths))
+                        continue
+                    error = WorkerDied(
+                        f"its worker process died (killed, or out of memory) {deaths} times"
+                    )
                 yield job, error if error is not None else future.result()
 
     def cancel_pending(self):
