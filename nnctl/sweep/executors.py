@@ -10,9 +10,9 @@ the next job at once rather than after the sweep has taken in the last result;
 `fn(*job)` must be a top-level function (it is pickled).
 
 A local worker that dies (killed, out of memory) breaks Python's process pool, and with it
-every job running there (the pool stops the other workers, and which one died is not
-known): the pool is started again and those jobs run again, one at a time, alone in the
-pool (a trial continues from its last checkpoint), before new jobs start. A job whose
+every job running there (which worker died is not known; the others are killed at once):
+the pool is started again and those jobs run again, one at a time, alone in the pool (a
+trial continues from its last checkpoint), before new jobs start. A job whose
 worker dies while it runs alone did kill it; after MAX_DEATHS such deaths it is reported
 with a WorkerDied error, and the others go on.
 
@@ -115,8 +115,11 @@ class LocalExecutor:
         )
 
     def _restart(self, broken):
-        """A new pool in place of `broken` (once: later failures of its jobs find it gone)."""
+        """A new pool in place of `broken` (once: later failures of its jobs find it gone).
+        Its other workers are killed: their results are lost anyway, and they ignore the
+        SIGTERM the pool sends them, so it would wait for their trials to end."""
         if self.pool is broken:
+            _kill_workers(broken)
             broken.shutdown(wait=True, cancel_futures=True)
             self.pool = self._new_pool()
 
@@ -169,9 +172,13 @@ class LocalExecutor:
 
     def shutdown(self, kill=False):
         if kill:
-            for process in list(getattr(self.pool, "_processes", {}).values()):
-                process.kill()
+            _kill_workers(self.pool)
         self.pool.shutdown(wait=True, cancel_futures=True)  # a second call does nothing
+
+
+def _kill_workers(pool):
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.kill()
 
 
 class DaskExecutor:
