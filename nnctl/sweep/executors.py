@@ -105,7 +105,7 @@ class LocalExecutor:
         self.shares_memory = self.method == "fork"  # forked workers see what was loaded before
         self.pool = self._new_pool()
         self.cancelled = False
-        self.running = {}  # future -> (job, deaths, pool): one per worker, and one waiting
+        self.running = {}  # future -> (job, deaths, pool, alone): one per worker, one waiting
 
     def _new_pool(self):
         return concurrent.futures.ProcessPoolExecutor(
