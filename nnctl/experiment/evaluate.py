@@ -72,16 +72,9 @@ def _note(saved):
     return template.format(epoch=saved.info.get("epoch", "?"))
 
 
-def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None, threads=None):
-    """Score a saved model on a split as its model type says (a classifier: accuracy,
-    per-class accuracy, confusion.png and misclassified.png; an autoencoder: reconstruction
-    error and its distance to PCA); write eval.json and add test_<metric> to summary.json.
-    threads: a ThreadSetting for the scoring (default auto), recorded in eval.json.
-    Returns EvalResult."""
-    if split not in ("test", "val"):
-        raise RunError(f"split must be test or val, got {split!r}")
-    saved = load_run(run_dir)
-    folder = saved.folder
+def load_split(saved, split, data_dir=None, cache_dir=None):
+    """(splits, X, y): a saved run's data with its saved feature and preprocessing states
+    applied, and the arrays of its `split` ('test' or 'val'); RunError when that is empty."""
     splits = load_dataset(
         saved.config.data,
         generators(saved.config.seed)[0],
@@ -95,6 +88,20 @@ def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None, threads=N
         raise RunError(
             f"the {split} split of this run's data is empty (see data.split in its config)"
         )
+    return splits, X, y
+
+
+def evaluate_run(run_dir, split="test", data_dir=None, cache_dir=None, threads=None):
+    """Score a saved model on a split as its model type says (a classifier: accuracy,
+    per-class accuracy, confusion.png and misclassified.png; an autoencoder: reconstruction
+    error and its distance to PCA); write eval.json and add test_<metric> to summary.json.
+    threads: a ThreadSetting for the scoring (default auto), recorded in eval.json.
+    Returns EvalResult."""
+    if split not in ("test", "val"):
+        raise RunError(f"split must be test or val, got {split!r}")
+    saved = load_run(run_dir)
+    folder = saved.folder
+    splits, X, y = load_split(saved, split, data_dir, cache_dir)
     report = read_json_file(folder.eval_path) if folder.eval_path.is_file() else {}
     with folder.lock():
         with (threads or ThreadSetting()).applied() as used:

@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from nnctl import atomic
-from nnctl.datasets import load_dataset, load_raw
+from nnctl.datasets import load_raw
 from nnctl.datasets.features import GRAY_WEIGHTS, extract
 from nnctl.datasets.preprocess import apply_pipeline, flatten
 from nnctl.errors import DatasetError, NnctlError, RunError
-from nnctl.experiment.evaluate import load_run
+from nnctl.experiment.evaluate import load_run, load_split
 from nnctl.experiment.run import generators
 from nnctl.models import KNearestNeighbor
 
@@ -158,18 +158,7 @@ def _own_split(saved, split, data_dir, cache_dir):
     """The run's own split, loaded as `nnctl eval` loads it (already preprocessed)."""
     if split not in SPLITS:
         raise RunError(f"split:{split} is not a split; use split:test or split:val")
-    splits = load_dataset(
-        saved.config.data,
-        generators(saved.config.seed)[0],
-        data_dir=data_dir,
-        cache_dir=cache_dir,
-        preprocess_state=saved.states,
-        feature_state=saved.feature_states,
-    )
-    X, y = (splits.X_test, splits.y_test) if split == "test" else (splits.X_val, splits.y_val)
-    if len(X) == 0:
-        raise RunError(f"the {split} split of this run's data is empty (see data.split)")
-    return X, y
+    return load_split(saved, split, data_dir, cache_dir)[1:]
 
 
 def _named_test_split(saved, name, data_dir):
