@@ -9,7 +9,16 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from benchmarks.harness import compare, timeit
-from benchmarks.networks import CASES, THREADS, C, D, N, nnctl_epoch, torch_epoch
+from benchmarks.networks import (
+    CASES,
+    THREADS,
+    C,
+    D,
+    N,
+    nnctl_epoch,
+    torch_epoch,
+    training_data,
+)
 from benchmarks.step_profile import profile
 from nnctl.models import FullyConnectedNet
 
@@ -29,13 +38,7 @@ def train_flops_per_sample(dims):
 
 
 def run():
-    import torch
-
-    torch.set_num_threads(THREADS)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((N, D), dtype=np.float32)
-    y = rng.integers(C, size=N)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    X, y, Xt, yt = training_data()
     results = []
     with threadpool_limits(limits=THREADS):
         peak = sgemm_peak()

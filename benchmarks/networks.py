@@ -74,3 +74,15 @@ def torch_epoch(Xt, yt, case):
             opt.step()
 
     return epoch, net
+
+
+def training_data():
+    """(X, y, Xt, yt): N random CIFAR-sized float32 rows and labels, and the same memory as
+    torch tensors, with PyTorch held to THREADS threads."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((N, D), dtype=np.float32)
+    y = rng.integers(C, size=N)
+    return X, y, torch.from_numpy(X), torch.from_numpy(y)

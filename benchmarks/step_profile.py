@@ -17,7 +17,16 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from benchmarks.networks import CASES, THREADS, C, D, N, nnctl_epoch, torch_epoch
+from benchmarks.networks import (
+    CASES,
+    THREADS,
+    C,
+    D,
+    N,
+    nnctl_epoch,
+    torch_epoch,
+    training_data,
+)
 
 
 def _median_time(fn, repeats):
@@ -126,13 +135,7 @@ def per_shape(case, lib, repeats=200):
 
 
 def run(names=None):
-    import torch
-
-    torch.set_num_threads(THREADS)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((N, D), dtype=np.float32)
-    y = rng.integers(C, size=N)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+    X, y, Xt, yt = training_data()
     rows = []
     with threadpool_limits(limits=THREADS):
         for name, case in CASES.items():

@@ -251,8 +251,9 @@ class TpePlan:
         if status is None or not status.finished or status is Status.INTERRUPTED:
             return
         value = self.metric_of(trial)
+        proposals = self.study.get_trials(deepcopy=False)  # one read of the study's storage
         for number in [self.numbers[trial.number - 1], *self.copies.get(trial.number, [])]:
-            if self.study.trials[number].state.is_finished():
+            if proposals[number].state.is_finished():
                 continue
             if value is None:
                 self.study.tell(number, state=self.optuna.trial.TrialState.FAIL)
