@@ -3,13 +3,13 @@ with 2 workers against 1 worker. Target: >= 1.8x faster with 2 workers on 2 core
 draw no plots of their own (on demand: nnctl report, nnctl viz-weights); the sweep draws its
 heat map and top-trial curves at the end."""
 
-import json
 import statistics
 import tempfile
 import time
 
 from benchmarks.harness import compare
 from nnctl.config import validate
+from nnctl.runs.folder import read_summary
 from nnctl.sweep import run_sweep
 
 
@@ -79,7 +79,7 @@ def run():
 def _phases(start, sweep_dir, end):
     """Seconds before the first trial started, from then until the last one finished, and
     after it, from the trials' own summaries (wall-clock times)."""
-    summaries = [json.loads(p.read_text()) for p in sweep_dir.glob("trials/*/summary.json")]
+    summaries = [read_summary(p) for p in sweep_dir.glob("trials/*/summary.json")]
     first = min(s["started"] for s in summaries)
     last = max(s["finished"] for s in summaries)
     return {"before": first - start, "trials": last - first, "after": end - last}
